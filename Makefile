@@ -1,0 +1,75 @@
+# pyexec — build, run and test.
+#   make run    installs what is missing, builds, serves on 127.0.0.1:$(PORT)
+#   make test   installs, builds, runs every suite; ends with "N passed, N failed"
+#   make bench  latency benchmarks through nginx
+
+PORT     ?= 8080
+BUILD    ?= build
+PYTHON   ?= /usr/bin/python3
+CXX      ?= g++
+
+PKGS     := libseccomp libcap-ng fcgi
+CXXFLAGS ?= -O2 -g
+CXXFLAGS += -std=c++20 -Wall -Wextra -Werror -Isrc -I$(BUILD)/gen \
+            -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fstack-clash-protection \
+            -fPIE -MMD -MP
+LDFLAGS  += -pie -Wl,-z,relro,-z,now
+LDLIBS   += -lseccomp -lcap-ng -lfcgi
+
+SRCS      := $(filter-out src/main.cc,$(wildcard src/*/*.cc))
+OBJS      := $(SRCS:%.cc=$(BUILD)/%.o)
+TEST_SRCS := $(wildcard tests/unit/*.cc)
+TEST_OBJS := $(TEST_SRCS:%.cc=$(BUILD)/%.o)
+HARNESS_H := $(BUILD)/gen/harness_source.h
+
+# Debian package names from packages.txt (comments and blank lines dropped).
+DEB_PKGS  := $(shell sed -e 's/\#.*//' packages.txt)
+
+.PHONY: all deps build run test unit e2e security bench clean
+all: build
+build: $(BUILD)/pyexecd $(BUILD)/unit_tests
+
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "installing:" $$missing; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else \
+	  echo "missing packages; run as root:"; echo "  apt-get install -y" $$missing; exit 1; \
+	fi
+
+$(HARNESS_H): src/harness/harness.py tools/embed.sh
+	@mkdir -p $(dir $@)
+	tools/embed.sh $< kHarnessSource > $@
+
+$(BUILD)/src/runner/cold_runner.o: $(HARNESS_H)
+
+$(BUILD)/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -c $< -o $@
+
+$(BUILD)/pyexecd: $(OBJS) $(BUILD)/src/main.o
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/unit_tests: $(OBJS) $(TEST_OBJS)
+	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS) -lCppUTest -lCppUTestExt
+
+$(BUILD)/tests/unit/%.o: CXXFLAGS += -Wno-error=unused-parameter
+
+run: deps build
+	tools/serve.sh $(BUILD) $(PORT)
+
+unit: deps build
+	$(BUILD)/unit_tests
+
+test: deps build
+	PYTHON=$(PYTHON) BUILD=$(BUILD) tests/run_all.sh
+
+bench: deps build
+	PYTHON=$(PYTHON) BUILD=$(BUILD) $(PYTHON) tests/bench/bench.py
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BUILD)/src/main.d

@@ -1,0 +1,158 @@
+#include "http/fcgi.h"
+
+#include <fcgiapp.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <strings.h>
+
+namespace pyexec::http {
+namespace {
+
+Error listenError(const std::string& what, int err) {
+    return makeError(ErrorKind::kConfig, what + ": " + std::strerror(err), {}, err);
+}
+
+Result<UniqueFd> listenUnix(const std::string& path, const std::string& group) {
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (path.size() >= sizeof addr.sun_path) return listenError("socket path too long: " + path, ENAMETOOLONG);
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd.valid()) return listenError("socket", errno);
+    ::unlink(path.c_str());  // a stale socket from a previous run
+    // Create it private, then open it to nginx's group only.
+    mode_t old = ::umask(0177);
+    int rc = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    ::umask(old);
+    if (rc != 0) return listenError("bind " + path, errno);
+    if (!group.empty()) {
+        struct group* g = ::getgrnam(group.c_str());
+        if (g == nullptr) return listenError("unknown group '" + group + "' for " + path, ENOENT);
+        if (::chown(path.c_str(), 0, g->gr_gid) != 0) return listenError("chown " + path, errno);
+        if (::chmod(path.c_str(), 0660) != 0) return listenError("chmod " + path, errno);
+    }
+    if (::listen(fd.get(), 256) != 0) return listenError("listen " + path, errno);
+    return fd;
+}
+
+std::string param(FCGX_Request& r, const char* name) {
+    const char* v = FCGX_GetParam(name, r.envp);
+    return v ? std::string(v) : std::string();
+}
+
+bool validRequestId(const std::string& id) {
+    if (id.empty() || id.size() > 64) return false;
+    for (char c : id)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
+    return true;
+}
+
+double wallNowMs() {
+    timeval tv{};
+    gettimeofday(&tv, nullptr);
+    return tv.tv_sec * 1e3 + tv.tv_usec / 1e3;
+}
+
+const char* reason(int status) {
+    switch (status) {
+        case 200: return "OK";
+        case 400: return "Bad Request";
+        case 404: return "Not Found";
+        case 405: return "Method Not Allowed";
+        case 413: return "Payload Too Large";
+        case 500: return "Internal Server Error";
+        case 503: return "Service Unavailable";
+        default: return "";
+    }
+}
+
+}  // namespace
+
+Result<UniqueFd> listen(const std::string& spec, const std::string& group) {
+    if (spec.find('/') != std::string::npos) return listenUnix(spec, group);
+    FCGX_Init();
+    int fd = FCGX_OpenSocket(spec.c_str(), 256);
+    if (fd < 0) return listenError("listen on " + spec, errno ? errno : EINVAL);
+    ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+    return UniqueFd(fd);
+}
+
+std::string newRequestId() {
+    unsigned char raw[16];
+    if (::getrandom(raw, sizeof raw, 0) != sizeof raw) std::memset(raw, 0, sizeof raw);
+    char hex[33];
+    for (int i = 0; i < 16; ++i) std::snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+    return std::string(hex, 32);
+}
+
+struct Server::Impl {
+    FCGX_Request req{};
+    bool active = false;
+};
+
+Server::Server(int listenFd) : impl_(new Impl) {
+    FCGX_Init();
+    FCGX_InitRequest(&impl_->req, listenFd, FCGI_FAIL_ACCEPT_ON_INTR);
+}
+
+Server::~Server() {
+    if (impl_->active) FCGX_Finish_r(&impl_->req);
+    delete impl_;
+}
+
+bool Server::accept(Request* out, size_t maxBody) {
+    if (FCGX_Accept_r(&impl_->req) != 0) return false;
+    impl_->active = true;
+    FCGX_Request& r = impl_->req;
+    *out = Request{};
+    out->method = param(r, "REQUEST_METHOD");
+    out->path = param(r, "DOCUMENT_URI");
+    if (out->path.empty()) out->path = param(r, "REQUEST_URI");
+    out->path = out->path.substr(0, out->path.find('?'));
+    out->requestId = param(r, "REQUEST_ID");
+    if (!validRequestId(out->requestId)) out->requestId = newRequestId();
+    std::string start = param(r, "REQUEST_START");  // nginx's $msec: "1732240000.123"
+    if (!start.empty()) out->queuedMs = std::max(0.0, wallNowMs() - std::atof(start.c_str()) * 1e3);
+    char buf[65536];
+    for (;;) {
+        int n = FCGX_GetStr(buf, sizeof buf, r.in);
+        if (n <= 0) break;
+        if (out->body.size() + static_cast<size_t>(n) > maxBody) {
+            out->bodyTooLarge = true;
+            continue;  // keep reading so the connection stays in sync
+        }
+        out->body.append(buf, static_cast<size_t>(n));
+    }
+    return true;
+}
+
+void Server::respond(const Response& response) {
+    FCGX_Request& r = impl_->req;
+    std::string head = "Status: " + std::to_string(response.status) + " " + reason(response.status) + "\r\n";
+    bool haveType = false;
+    for (auto& [k, v] : response.headers) {
+        head += k + ": " + v + "\r\n";
+        if (strcasecmp(k.c_str(), "Content-Type") == 0) haveType = true;
+    }
+    if (!haveType) head += "Content-Type: application/json\r\n";
+    head += "Content-Length: " + std::to_string(response.body.size()) + "\r\n\r\n";
+    FCGX_PutStr(head.data(), static_cast<int>(head.size()), r.out);
+    if (!response.omitBody) FCGX_PutStr(response.body.data(), static_cast<int>(response.body.size()), r.out);
+    FCGX_Finish_r(&r);
+    impl_->active = false;
+}
+
+}  // namespace pyexec::http

@@ -1,0 +1,93 @@
+// /health (SPEC §6): reading the probe run's versions, and the body. Runs in
+// a worker.
+#include <string>
+
+#include "protocol/json_value.h"
+#include "protocol/response.h"
+#include "protocol/text.h"
+
+namespace pyexec::protocol {
+namespace {
+
+// The trimmed, non-empty string member `key` of `probe`.
+bool readVersion(const JsonValue& probe, std::string_view key, std::string* out) {
+    const JsonValue* v = probe.find(key);
+    if (v == nullptr || !v->isString()) return false;
+    std::string_view trimmed = trimAscii(v->text);
+    if (trimmed.empty()) return false;
+    *out = std::string(trimmed);
+    return true;
+}
+
+// The last non-blank line of `text` (a package may print a notice first).
+std::string_view lastLine(std::string_view text) {
+    text = trimAscii(text);
+    size_t nl = text.rfind('\n');
+    return nl == std::string_view::npos ? text : trimAscii(text.substr(nl + 1));
+}
+
+bool readProbe(std::string_view text, ProbeVersions* out) {
+    Result<JsonValue> probe = parseJson(trimAscii(text), 4);
+    if (!probe || !probe.value().isObject()) return false;
+    ProbeVersions v;
+    if (!readVersion(probe.value(), "python", &v.python) || !readVersion(probe.value(), "numpy", &v.numpy) ||
+        !readVersion(probe.value(), "pandas", &v.pandas)) {
+        return false;
+    }
+    *out = std::move(v);
+    return true;
+}
+
+void writeVersion(JsonWriter& w, std::string_view key, const std::string& version) {
+    w.key(key);
+    if (version.empty()) {
+        w.null();
+    } else {
+        w.string(version);
+    }
+}
+
+void writeSandboxAndLimits(JsonWriter& w, const HealthInfo& info) {
+    w.key("sandbox").beginObject();
+    w.key("mode").string(info.sandboxMode).key("cgroup").string(info.cgroup);
+    w.key("seccompProfile").string(info.seccompProfile).key("uid").integer(info.uid);
+    w.endObject();
+    w.key("limits").beginObject();
+    w.key("timeoutMs").integer(info.timeoutMs).key("maxTimeoutMs").integer(info.maxTimeoutMs);
+    w.key("cpus").number(info.cpus).key("memoryBytes").unsignedInteger(info.memoryBytes);
+    w.key("pidsMax").integer(info.pidsMax).key("outputBytes").unsignedInteger(info.outputBytes);
+    w.key("codeBytes").unsignedInteger(info.codeBytes);
+    w.endObject();
+}
+
+}  // namespace
+
+bool parseHealthProbe(std::string_view probeStdout, ProbeVersions* out) {
+    return readProbe(probeStdout, out) || readProbe(lastLine(probeStdout), out);
+}
+
+std::string buildHealthBody(const HealthInfo& info, std::string_view requestId) {
+    JsonWriter w;
+    w.beginObject().key("status").string(info.healthy ? "healthy" : "unhealthy");
+    w.key("service").string("pyexecd").key("version").string(info.version);
+    w.key("schemaVersion").string(info.schemaVersion);
+    writeVersion(w, "python", info.versions.python);
+    w.key("pythonExecutable").string(info.pythonExecutable);
+    w.key("packages").beginObject();
+    writeVersion(w, "numpy", info.versions.numpy);
+    writeVersion(w, "pandas", info.versions.pandas);
+    w.endObject();
+    w.key("healthCheckMs").fixed1(info.healthCheckMs);
+    writeSandboxAndLimits(w, info);
+    w.key("workers").beginObject();
+    w.key("total").integer(info.workersTotal).key("busy").integer(info.workersBusy).endObject();
+    if (!info.healthy) {
+        w.key("checks").beginObject();
+        for (const auto& [name, problem] : info.checks) w.key(name).string(problem);
+        w.endObject();
+    }
+    w.key("requestId").string(requestId).endObject();
+    return w.str();
+}
+
+}  // namespace pyexec::protocol

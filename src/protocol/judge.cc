@@ -1,0 +1,241 @@
+// Test verdicts (SPEC §3), computed in the worker from the program's stdout
+// and the harness's observation records; nothing the sandbox says is taken as
+// a verdict. Also the JSON equality the value tests use.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "protocol/json_value.h"
+#include "protocol/observations.h"
+#include "protocol/response.h"
+#include "protocol/text.h"
+
+namespace pyexec::protocol {
+namespace {
+
+// ---- equality -------------------------------------------------------------
+
+// "-0" and "0" are the same int; JSON allows no other leading zeros.
+std::string_view canonicalInteger(std::string_view text) {
+    return text == "-0" ? std::string_view("0") : text;
+}
+
+// An int and a float are equal when the float is exactly that integer, as in
+// Python (so 2**53 + 1 != 2.0**53).
+bool integerEqualsFloat(const JsonValue& integer, const JsonValue& floating) {
+    double d = 0;
+    if (!numberValue(floating, &d) || !std::isfinite(d) || d != std::trunc(d)) return false;
+    char digits[400];  // DBL_MAX has 309 digits; glibc prints doubles exactly
+    int n = std::snprintf(digits, sizeof digits, "%.0f", d);
+    if (n <= 0 || static_cast<size_t>(n) >= sizeof digits) return false;
+    return canonicalInteger(integer.text) == canonicalInteger(std::string_view(digits, static_cast<size_t>(n)));
+}
+
+bool numbersEqual(const JsonValue& a, const JsonValue& b, std::optional<double> tolerance) {
+    bool aInt = isIntegerNumber(a), bInt = isIntegerNumber(b);
+    if (aInt && bInt && canonicalInteger(a.text) == canonicalInteger(b.text)) return true;
+    if (tolerance) {
+        double x = 0, y = 0;
+        if (!numberValue(a, &x) || !numberValue(b, &y)) return false;
+        return x == y || std::fabs(x - y) <= *tolerance;
+    }
+    if (aInt && bInt) return false;
+    if (aInt) return integerEqualsFloat(a, b);
+    if (bInt) return integerEqualsFloat(b, a);
+    double x = 0, y = 0;
+    return numberValue(a, &x) && numberValue(b, &y) && x == y;
+}
+
+bool valuesEqual(const JsonValue& a, const JsonValue& b, std::optional<double> tolerance);
+
+bool objectsEqual(const JsonValue& a, const JsonValue& b, std::optional<double> tolerance) {
+    if (a.members.size() != b.members.size()) return false;
+    auto sorted = [](const JsonValue& v) {
+        std::vector<const JsonMember*> out;
+        for (const JsonMember& m : v.members) out.push_back(&m);
+        std::sort(out.begin(), out.end(), [](auto* x, auto* y) { return x->key < y->key; });
+        return out;
+    };
+    std::vector<const JsonMember*> x = sorted(a), y = sorted(b);
+    for (size_t k = 0; k < x.size(); ++k) {
+        if (x[k]->key != y[k]->key || !valuesEqual(x[k]->value, y[k]->value, tolerance)) return false;
+    }
+    return true;
+}
+
+// Recursion is bounded by kMaxJsonDepth: both trees come from parseJson.
+bool valuesEqual(const JsonValue& a, const JsonValue& b, std::optional<double> tolerance) {
+    if (a.kind != b.kind) return false;
+    switch (a.kind) {
+        case JsonValue::Kind::kNull: return true;
+        case JsonValue::Kind::kBool: return a.boolean == b.boolean;
+        case JsonValue::Kind::kNumber: return numbersEqual(a, b, tolerance);
+        case JsonValue::Kind::kString: return a.text == b.text;
+        case JsonValue::Kind::kArray:
+            if (a.items.size() != b.items.size()) return false;
+            for (size_t k = 0; k < a.items.size(); ++k) {
+                if (!valuesEqual(a.items[k], b.items[k], tolerance)) return false;
+            }
+            return true;
+        case JsonValue::Kind::kObject: return objectsEqual(a, b, tolerance);
+    }
+    return false;
+}
+
+// ---- verdicts ---------------------------------------------------------------
+
+struct Context {
+    const RunOutcome& outcome;
+    const Observations& obs;
+    std::string_view status;
+    std::string stdoutText;  // sanitised
+};
+
+// Why a test has no observation record.
+std::string missingMessage(const Context& ctx) {
+    if (ctx.obs.finished && ctx.obs.finished->syntaxError) {
+        return "the program has a syntax error, so it did not run";
+    }
+    bool limited = ctx.status == "timeout" || ctx.status == "memory_limit" ||
+                   ctx.status == "output_limit" || ctx.status == "killed";
+    if (!ctx.obs.finished) return limited ? "program did not finish" : "observations unavailable";
+    if (ctx.status == "timeout") return "observations unavailable: the run timed out while they were taken";
+    if (limited) return "observations unavailable: the run was stopped (" + std::string(ctx.status) + ")";
+    if (ctx.outcome.observationsTruncated) return "observations unavailable: they exceeded their size limit";
+    return "observations unavailable";
+}
+
+TestVerdict verdict(bool passed, std::string actualJson, std::string message = {}) {
+    TestVerdict v;
+    v.passed = passed;
+    v.actualJson = std::move(actualJson);
+    v.message = std::move(message);
+    return v;
+}
+
+std::string article(std::string_view word) {
+    bool vowel = !word.empty() && std::string_view("aeiouAEIOU").find(word[0]) != std::string_view::npos;
+    return vowel ? "an" : "a";
+}
+
+TestVerdict judgeOutput(const Context& ctx, const JsonValue& expected) {
+    std::string actual = normaliseOutput(ctx.stdoutText);
+    return verdict(actual == normaliseOutput(expected.text), jsonString(actual));
+}
+
+// Passes when some stdout line, trimmed, equals `expected`, trimmed. `actual`
+// is that line when one matches, else the normalised stdout.
+TestVerdict judgeStdoutLine(const Context& ctx, const JsonValue& expected) {
+    std::string_view want = trimAscii(expected.text);
+    std::string_view out = ctx.stdoutText;
+    size_t start = 0;
+    while (start <= out.size()) {
+        size_t end = std::min(out.find('\n', start), out.size());
+        std::string_view line = trimAscii(out.substr(start, end - start));
+        if (line == want) return verdict(true, jsonString(line));
+        start = end + 1;
+    }
+    return verdict(false, jsonString(normaliseOutput(ctx.stdoutText)));
+}
+
+TestVerdict judgeListContains(const TestSpec& test, const JsonValue& record, const JsonValue& expected) {
+    const JsonValue& value = *record.find("value");
+    const std::string& type = record.find("type")->text;
+    if (type != "list" && type != "tuple" && type != "set" && type != "frozenset") {
+        return verdict(false, toJson(value),
+                       "'" + test.name + "' is " + article(type) + " " + type + ", not a list, tuple or set");
+    }
+    if (!value.isArray()) {
+        return verdict(false, toJson(value),
+                       "the elements of '" + test.name + "' could not be reported (too large or too deep)");
+    }
+    for (const JsonValue& item : value.items) {
+        if (valuesEqual(expected, item, test.tolerance)) return verdict(true, toJson(value));
+    }
+    return verdict(false, toJson(value));
+}
+
+TestVerdict judgeListLength(const TestSpec& test, const JsonValue& record, const JsonValue& expected) {
+    const JsonValue* len = record.find("len");
+    if (len == nullptr || len->isNull()) {
+        const std::string& type = record.find("type")->text;
+        return verdict(false, "null", "'" + test.name + "' has no length: it is " + article(type) + " " + type);
+    }
+    return verdict(valuesEqual(expected, *len, std::nullopt), toJson(*len));
+}
+
+TestVerdict judgeVariable(const TestSpec& test, const JsonValue& record, const JsonValue& expected) {
+    if (!record.find("exists")->boolean) {
+        std::string actual = test.type == TestType::kVariableExists ? "false" : "null";
+        return verdict(false, actual, "variable '" + test.name + "' is not defined");
+    }
+    const JsonValue& value = *record.find("value");
+    const JsonValue& type = *record.find("type");
+    switch (test.type) {
+        case TestType::kVariableExists: return verdict(true, "true");
+        case TestType::kVariableType: return verdict(valuesEqual(expected, type, std::nullopt), toJson(type));
+        case TestType::kListContains: return judgeListContains(test, record, expected);
+        case TestType::kListLength: return judgeListLength(test, record, expected);
+        default: return verdict(valuesEqual(expected, value, test.tolerance), toJson(value));
+    }
+}
+
+TestVerdict judgeCall(const TestSpec& test, const JsonValue& record, const JsonValue& expected) {
+    if (record.find("ok")->boolean) {
+        const JsonValue& value = *record.find("value");
+        return verdict(valuesEqual(expected, value, test.tolerance), toJson(value));
+    }
+    const std::string& error = record.find("error")->text;
+    std::string undefined = "NameError: name '" + test.function + "' is not defined";
+    std::string message = error.rfind(undefined, 0) == 0
+                              ? "function '" + test.function + "' is not defined"
+                              : "calling '" + test.function + "' raised an exception";
+    return verdict(false, jsonString(error), message);
+}
+
+TestVerdict judgeOne(const Context& ctx, const TestSpec& test, const std::optional<JsonValue>& record) {
+    Result<JsonValue> expected = parseJson(test.expectedJson);
+    if (!expected) return verdict(false, "null", "the expected value could not be read");
+    switch (test.type) {
+        case TestType::kOutput: return judgeOutput(ctx, expected.value());
+        case TestType::kFunctionCallOutput: return judgeStdoutLine(ctx, expected.value());
+        default: break;
+    }
+    if (!record || (ctx.obs.finished && ctx.obs.finished->syntaxError)) {
+        return verdict(false, "null", missingMessage(ctx));
+    }
+    if (test.type == TestType::kFunctionCall) return judgeCall(test, *record, expected.value());
+    return judgeVariable(test, *record, expected.value());
+}
+
+}  // namespace
+
+bool jsonEqual(std::string_view expectedJson, std::string_view actualJson, std::optional<double> tolerance) {
+    Result<JsonValue> expected = parseJson(expectedJson);
+    Result<JsonValue> actual = parseJson(actualJson);
+    return expected && actual && valuesEqual(expected.value(), actual.value(), tolerance);
+}
+
+std::vector<TestVerdict> judgeWithObservations(const RunRequest& request, const RunOutcome& outcome,
+                                               const Observations& observations,
+                                               std::string_view status) {
+    Context ctx{outcome, observations, status, sanitiseUtf8(outcome.out)};
+    std::vector<TestVerdict> verdicts;
+    verdicts.reserve(request.tests.size());
+    for (size_t i = 0; i < request.tests.size(); ++i) {
+        std::optional<JsonValue> none;
+        const std::optional<JsonValue>& record = i < observations.records.size() ? observations.records[i] : none;
+        TestVerdict v = judgeOne(ctx, request.tests[i], record);
+        v.expectedJson = request.tests[i].expectedJson;
+        verdicts.push_back(std::move(v));
+    }
+    return verdicts;
+}
+
+std::vector<TestVerdict> judgeTests(const RunRequest& request, const RunOutcome& outcome) {
+    Observations observations = parseObservations(outcome.observations, request);
+    RunSummary summary = summariseRun(outcome, observations, request.timeoutMs);
+    return judgeWithObservations(request, outcome, observations, summary.status);
+}
+
+}  // namespace pyexec::protocol

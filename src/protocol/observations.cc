@@ -1,0 +1,137 @@
+// Reading the harness's records and deciding the run's status. See
+// observations.h for the trust model.
+#include "protocol/observations.h"
+
+#include <cstring>
+#include <string.h>  // sigabbrev_np (GNU)
+
+namespace pyexec::protocol {
+namespace {
+
+enum class Need { kNothing, kVariable, kCall };
+
+Need needOf(const TestSpec& test) {
+    switch (test.type) {
+        case TestType::kOutput:
+        case TestType::kFunctionCallOutput: return Need::kNothing;
+        case TestType::kFunctionCall: return Need::kCall;
+        default: return Need::kVariable;
+    }
+}
+
+bool isWellFormedVariable(const JsonValue& record) {
+    const JsonValue* exists = record.find("exists");
+    if (exists == nullptr || !exists->isBool()) return false;
+    if (!exists->boolean) return true;
+    const JsonValue* type = record.find("type");
+    const JsonValue* len = record.find("len");
+    return type != nullptr && type->isString() && record.find("value") != nullptr &&
+           (len == nullptr || len->isNull() || isIntegerNumber(*len));
+}
+
+bool isWellFormedCall(const JsonValue& record) {
+    const JsonValue* ok = record.find("ok");
+    if (ok == nullptr || !ok->isBool()) return false;
+    if (ok->boolean) return record.find("value") != nullptr;
+    const JsonValue* error = record.find("error");
+    return error != nullptr && error->isString();
+}
+
+std::optional<FinishedRecord> readFinished(const JsonValue& record) {
+    const JsonValue* syntax = record.find("syntaxError");
+    const JsonValue* error = record.find("error");
+    if (syntax == nullptr || !syntax->isBool()) return std::nullopt;
+    if (error != nullptr && !error->isNull() && !error->isString()) return std::nullopt;
+    FinishedRecord finished;
+    finished.syntaxError = syntax->boolean;
+    if (error != nullptr && error->isString()) finished.error = error->text;
+    return finished;
+}
+
+// Files one parsed line into `obs`.
+void takeRecord(JsonValue record, const RunRequest& request, Observations* obs) {
+    const JsonValue* event = record.find("event");
+    if (event != nullptr && event->isString() && event->text == "finished") {
+        if (!obs->finished) obs->finished = readFinished(record);
+        return;
+    }
+    const JsonValue* index = record.find("i");
+    int64_t i = -1;
+    // Observations are taken after the program ends: anything before the
+    // `finished` record was written by the program itself.
+    if (!obs->finished || index == nullptr || !integerValue(*index, &i)) return;
+    if (i < 0 || static_cast<uint64_t>(i) >= request.tests.size()) return;
+    std::optional<JsonValue>& slot = obs->records[static_cast<size_t>(i)];
+    Need need = needOf(request.tests[static_cast<size_t>(i)]);
+    bool wellFormed = (need == Need::kVariable && isWellFormedVariable(record)) ||
+                      (need == Need::kCall && isWellFormedCall(record));
+    if (!slot && wellFormed) slot = std::move(record);
+}
+
+}  // namespace
+
+Observations parseObservations(std::string_view ndjson, const RunRequest& request) {
+    Observations obs;
+    obs.records.resize(request.tests.size());
+    size_t start = 0;
+    while (start < ndjson.size()) {
+        size_t end = ndjson.find('\n', start);
+        if (end == std::string_view::npos) end = ndjson.size();
+        std::string_view line = ndjson.substr(start, end - start);
+        start = end + 1;
+        if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
+        Result<JsonValue> record = parseJson(line);
+        if (record && record.value().isObject()) takeRecord(std::move(record).value(), request, &obs);
+    }
+    return obs;
+}
+
+std::string signalName(int signal) {
+    const char* abbrev = sigabbrev_np(signal);
+    if (abbrev == nullptr) return "signal " + std::to_string(signal);
+    return std::string("SIG") + abbrev;
+}
+
+namespace {
+
+std::string sizeText(uint64_t bytes) {
+    if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
+    if (bytes >= (1u << 10) && bytes % (1u << 10) == 0) return std::to_string(bytes >> 10) + " KiB";
+    return std::to_string(bytes) + " bytes";
+}
+
+// The per-stream cap of SPEC §2. RunOutcome does not carry it, so the error
+// line names the documented default.
+constexpr uint64_t kOutputLimitBytes = 1u << 20;
+
+std::optional<std::string> finishedError(const Observations& obs) {
+    if (!obs.finished) return std::nullopt;
+    return obs.finished->error;
+}
+
+}  // namespace
+
+RunSummary summariseRun(const RunOutcome& outcome, const Observations& obs, int requestTimeoutMs) {
+    if (outcome.memoryExceeded) {
+        if (outcome.memoryLimitBytes == 0) return {"memory_limit", "Memory limit exceeded"};
+        return {"memory_limit", "Memory limit of " + sizeText(outcome.memoryLimitBytes) + " exceeded"};
+    }
+    if (outcome.timedOut) {
+        int ms = outcome.timeoutMs > 0 ? outcome.timeoutMs : requestTimeoutMs;
+        return {"timeout", "Execution timed out after " + std::to_string(ms) + " ms"};
+    }
+    if (outcome.outputTruncated) {
+        return {"output_limit", "Output limit of " + sizeText(kOutputLimitBytes) + " exceeded"};
+    }
+    if (obs.finished && obs.finished->syntaxError) {
+        return {"syntax_error", finishedError(obs).value_or("SyntaxError")};
+    }
+    if (outcome.signal != 0) return {"killed", "Killed by signal " + signalName(outcome.signal)};
+    // An uncaught exception is an error even if the exit status says 0.
+    if (std::optional<std::string> error = finishedError(obs)) return {"error", *error};
+    if (outcome.exitCode == 0) return {"ok", std::nullopt};
+    if (outcome.exitCode < 0) return {"error", "The program ended without an exit status"};
+    return {"error", "Exited with code " + std::to_string(outcome.exitCode)};
+}
+
+}  // namespace pyexec::protocol

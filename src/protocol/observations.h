@@ -1,0 +1,60 @@
+// The harness's result records (src/harness/PROTOCOL.md), read in the worker
+// after a run, and the run's status derived from them and the runner's
+// measurements. Private to src/protocol.
+//
+// The records come through a pipe the program can also write to, so they are
+// treated as untrusted: a line that does not parse, or is not a well-formed
+// record, is ignored; the first `finished` record and, after it, the first
+// well-formed record for each test index count; records for other indexes
+// and duplicates are ignored. Only the program's own fate can be forged this
+// way (status comes from the runner's measurements, expected values never
+// enter the sandbox).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocol/json_value.h"
+#include "protocol/outcome.h"
+#include "protocol/request.h"
+#include "protocol/response.h"
+
+namespace pyexec::protocol {
+
+struct FinishedRecord {
+    bool syntaxError = false;
+    std::optional<std::string> error;  // one-line summary, e.g. "ZeroDivisionError: ... (line 3)"
+};
+
+struct Observations {
+    std::optional<FinishedRecord> finished;
+    // One slot per test; empty when the test needs no observation or none was
+    // reported. A variable record has a bool "exists" (and, when true, a
+    // string "type" and a "value"); a call record a bool "ok" (and a "value"
+    // when true, a string "error" when false).
+    std::vector<std::optional<JsonValue>> records;
+};
+
+Observations parseObservations(std::string_view ndjson, const RunRequest& request);
+
+struct RunSummary {
+    std::string status;                // ok, error, syntax_error, timeout, memory_limit, output_limit, killed
+    std::optional<std::string> error;  // the one-line `error` of the answer
+};
+
+// Status precedence: memory_limit > timeout > output_limit (the three kills by
+// a limit, which also show as SIGKILL) > syntax_error > killed > error > ok.
+RunSummary summariseRun(const RunOutcome& outcome, const Observations& observations,
+                        int requestTimeoutMs);
+
+// "SIGKILL" for 9, "signal 77" for a number without a name.
+std::string signalName(int signal);
+
+// Verdicts of every test; `status` is summariseRun's.
+std::vector<TestVerdict> judgeWithObservations(const RunRequest& request, const RunOutcome& outcome,
+                                               const Observations& observations,
+                                               std::string_view status);
+
+}  // namespace pyexec::protocol

@@ -1,0 +1,64 @@
+// The /run request: parsing and validation (SPEC §2–3) and what is sent into
+// the sandbox. Runs in a worker; never lets client input reach an assert.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+
+namespace pyexec::protocol {
+
+struct RequestLimits {
+    size_t codeBytes = 100 * 1024;
+    size_t stdinBytes = 1024 * 1024;
+    size_t maxTests = 100;
+    int defaultTimeoutMs = 2000;
+    int maxTimeoutMs = 10000;
+};
+
+enum class TestType {
+    kOutput,
+    kVariableExists,
+    kVariableType,
+    kVariableValue,
+    kFunctionCallOutput,  // function_call with a string `expected` and no `function`
+    kFunctionCall,        // function_call with `function`
+    kListContains,
+    kListLength,
+};
+
+struct TestSpec {
+    TestType type = TestType::kOutput;
+    std::string typeName;                    // as the client wrote it, echoed back
+    std::optional<std::string> description;  // echoed back; null when absent
+    std::string name;                        // variable name (name or variable)
+    std::string function;                    // function_call: the global to call
+    std::string expectedJson;                // `expected`, re-serialised JSON; never enters the sandbox
+    std::string argsJson = "[]";             // function_call: positional args (JSON array)
+    std::string kwargsJson = "{}";           // function_call: keyword args (JSON object)
+    std::optional<double> tolerance;
+};
+
+struct RunRequest {
+    std::string code;
+    std::string stdinData;
+    int timeoutMs = 2000;
+    std::vector<TestSpec> tests;
+};
+
+// Parses and validates a /run body. Errors: kInvalidJson (where parsing
+// stopped), kInvalidRequest (missing/mistyped field, unknown test type listing
+// the known ones, too many tests, bad timeoutMs; `field` set), kTooLarge (code
+// or stdin over its limit).
+Result<RunRequest> parseRunRequest(std::string_view body, const RequestLimits& limits);
+
+// The JSON document the harness reads inside the sandbox: the code and the
+// observations the tests need, never their expected values (see
+// src/harness/PROTOCOL.md).
+std::string buildHarnessInput(const RunRequest& request);
+
+}  // namespace pyexec::protocol

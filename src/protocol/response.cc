@@ -1,0 +1,184 @@
+// The /run answer, error bodies and the per-request log line. Runs in a
+// worker. Every string that reaches a client or the log goes through
+// JsonWriter, which escapes it and repairs invalid UTF-8.
+#include "protocol/response.h"
+
+#include <time.h>
+
+#include <cstdio>
+
+#include "common/log.h"
+#include "protocol/json_value.h"
+#include "protocol/observations.h"
+
+namespace pyexec::protocol {
+namespace {
+
+void writeOptionalString(JsonWriter& w, const std::optional<std::string>& text) {
+    if (text) {
+        w.string(*text);
+    } else {
+        w.null();
+    }
+}
+
+void writeTestResults(JsonWriter& w, const RunRequest& request, const std::vector<TestVerdict>& verdicts) {
+    w.key("testResults").beginArray();
+    for (size_t i = 0; i < verdicts.size() && i < request.tests.size(); ++i) {
+        const TestSpec& test = request.tests[i];
+        const TestVerdict& v = verdicts[i];
+        w.beginObject().key("type").string(test.typeName).key("description");
+        writeOptionalString(w, test.description);
+        w.key("passed").boolean(v.passed);
+        w.key("expected").raw(v.expectedJson.empty() ? "null" : v.expectedJson);
+        w.key("actual").raw(v.actualJson.empty() ? "null" : v.actualJson);
+        if (!v.message.empty()) w.key("message").string(v.message);
+        w.endObject();
+    }
+    w.endArray();
+}
+
+void writeProcessFields(JsonWriter& w, const RunOutcome& outcome) {
+    w.key("exitCode");
+    if (outcome.signal != 0 || outcome.exitCode < 0) {
+        w.null();
+    } else {
+        w.integer(outcome.exitCode);
+    }
+    w.key("signal");
+    if (outcome.signal != 0) {
+        w.string(signalName(outcome.signal));
+    } else {
+        w.null();
+    }
+    w.key("timedOut").boolean(outcome.timedOut);
+    w.key("outputTruncated").boolean(outcome.outputTruncated);
+    w.key("memoryExceeded").boolean(outcome.memoryExceeded);
+}
+
+void writeMeasurements(JsonWriter& w, const RunOutcome& outcome) {
+    w.key("executionTimeMs").fixed1(outcome.wallMs < 0 ? 0 : outcome.wallMs);
+    w.key("cpuTimeMs").fixed1(outcome.cpuMs < 0 ? 0 : outcome.cpuMs);
+    w.key("memoryPeakBytes");
+    if (outcome.memoryPeakBytes) {
+        w.unsignedInteger(*outcome.memoryPeakBytes);
+    } else {
+        w.null();
+    }
+}
+
+std::string isoTimeNow() {
+    timespec now{};
+    clock_gettime(CLOCK_REALTIME, &now);
+    tm t{};
+    gmtime_r(&now.tv_sec, &t);
+    char stamp[96];
+    std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", t.tm_year + 1900,
+                  t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, now.tv_nsec / 1000000);
+    return stamp;
+}
+
+}  // namespace
+
+RunAnswer buildRunAnswer(const RunRequest& request, const RunOutcome& outcome,
+                         std::string_view requestId) {
+    Observations observations = parseObservations(outcome.observations, request);
+    RunSummary summary = summariseRun(outcome, observations, request.timeoutMs);
+    std::vector<TestVerdict> verdicts =
+        judgeWithObservations(request, outcome, observations, summary.status);
+    bool success = summary.status == "ok";
+    bool allPassed = success;
+    for (const TestVerdict& v : verdicts) allPassed = allPassed && v.passed;
+
+    JsonWriter w;
+    w.beginObject().key("success").boolean(success).key("status").string(summary.status);
+    w.key("stdout").string(outcome.out).key("stderr").string(outcome.err);
+    writeProcessFields(w, outcome);
+    w.key("error");
+    writeOptionalString(w, summary.error);
+    writeTestResults(w, request, verdicts);
+    w.key("allPassed").boolean(allPassed);
+    writeMeasurements(w, outcome);
+    w.key("requestId").string(requestId).endObject();
+    return RunAnswer{w.str(), summary.status};
+}
+
+int httpStatusOf(ErrorKind kind) {
+    switch (kind) {
+        case ErrorKind::kInvalidJson:
+        case ErrorKind::kInvalidRequest: return 400;
+        case ErrorKind::kTooLarge: return 413;
+        case ErrorKind::kOverloaded:
+        case ErrorKind::kSandboxUnavailable: return 503;
+        case ErrorKind::kConfig:
+        case ErrorKind::kInternal: return 500;
+    }
+    return 500;
+}
+
+std::string errorCodeOf(ErrorKind kind) {
+    switch (kind) {
+        case ErrorKind::kInvalidJson: return "invalid_json";
+        case ErrorKind::kInvalidRequest: return "invalid_request";
+        case ErrorKind::kTooLarge: return "code_too_large";
+        case ErrorKind::kOverloaded: return "overloaded";
+        case ErrorKind::kSandboxUnavailable: return "sandbox_unavailable";
+        case ErrorKind::kConfig:
+        case ErrorKind::kInternal: return "internal_error";
+    }
+    return "internal_error";
+}
+
+// A 500 tells the client nothing of the server's state: the details go to the
+// log, under the request id the client sees.
+std::string buildErrorBody(const Error& error, std::string_view requestId) {
+    std::string code = errorCodeOf(error.kind);
+    if (httpStatusOf(error.kind) == 500) {
+        log::error("request " + std::string(requestId) + ": internal error: " + error.message +
+                   (error.err != 0 ? " (errno " + std::to_string(error.err) + ")" : ""));
+        return buildErrorBody(code, "Internal error; it has been logged under this request id.", requestId);
+    }
+    JsonWriter w;
+    w.beginObject().key("error").beginObject();
+    w.key("code").string(code).key("message").string(error.message);
+    if (!error.field.empty()) w.key("field").string(error.field);
+    w.endObject().key("requestId").string(requestId).endObject();
+    return w.str();
+}
+
+std::string buildErrorBody(std::string_view code, std::string_view message, std::string_view requestId) {
+    JsonWriter w;
+    w.beginObject().key("error").beginObject();
+    w.key("code").string(code).key("message").string(message).endObject();
+    w.key("requestId").string(requestId).endObject();
+    return w.str();
+}
+
+std::string buildLogLine(const RequestLog& entry) {
+    JsonWriter w;
+    w.beginObject().key("time").string(isoTimeNow());
+    w.key("requestId").string(entry.requestId).key("method").string(entry.method);
+    w.key("path").string(entry.path).key("status").integer(entry.httpStatus);
+    w.key("runStatus");
+    if (entry.runStatus.empty()) {
+        w.null();
+    } else {
+        w.string(entry.runStatus);
+    }
+    w.key("wallMs");
+    if (entry.wallMs < 0) w.null(); else w.fixed1(entry.wallMs);
+    w.key("cpuMs");
+    if (entry.cpuMs < 0) w.null(); else w.fixed1(entry.cpuMs);
+    w.key("memoryPeakBytes");
+    if (entry.memoryPeakBytes) w.unsignedInteger(*entry.memoryPeakBytes); else w.null();
+    w.endObject();
+    return w.str();
+}
+
+std::string jsonString(std::string_view text) {
+    JsonWriter w;
+    w.string(text);
+    return w.str();
+}
+
+}  // namespace pyexec::protocol

@@ -1,0 +1,101 @@
+// Building every JSON answer: /run results (with the test verdicts computed
+// here, outside the sandbox), error bodies, /health, and the per-request log
+// line. Runs in a worker.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.h"
+#include "protocol/outcome.h"
+#include "protocol/request.h"
+
+namespace pyexec::protocol {
+
+struct TestVerdict {
+    bool passed = false;
+    std::string expectedJson;  // JSON text
+    std::string actualJson;    // JSON text ("null" when nothing was observed)
+    std::string message;       // empty unless it failed for a reason other than a different value
+};
+
+struct RunAnswer {
+    std::string body;       // the /run JSON
+    std::string status;     // ok, error, syntax_error, timeout, memory_limit, output_limit, killed
+};
+
+// Output normalisation of SPEC §3: CRLF→LF, trailing spaces of each line
+// removed, leading and trailing blank lines removed.
+std::string normaliseOutput(std::string_view text);
+
+// Decodes bytes as UTF-8, replacing every invalid sequence with U+FFFD.
+std::string sanitiseUtf8(std::string_view bytes);
+
+// JSON equality of SPEC §3 (numbers numerically, within tolerance; booleans
+// only equal booleans; arrays element-wise; objects key-wise).
+bool jsonEqual(std::string_view expectedJson, std::string_view actualJson,
+               std::optional<double> tolerance);
+
+// Verdicts of every test from the program's stdout and the harness records.
+std::vector<TestVerdict> judgeTests(const RunRequest& request, const RunOutcome& outcome);
+
+RunAnswer buildRunAnswer(const RunRequest& request, const RunOutcome& outcome,
+                         std::string_view requestId);
+
+// {"error": {"code", "message", "field"?}, "requestId"} for a 4xx/5xx.
+int httpStatusOf(ErrorKind kind);
+std::string errorCodeOf(ErrorKind kind);
+std::string buildErrorBody(const Error& error, std::string_view requestId);
+std::string buildErrorBody(std::string_view code, std::string_view message,
+                           std::string_view requestId);
+
+// Per-request log record (SPEC §7): no user code or output.
+struct RequestLog {
+    std::string requestId, method, path, runStatus;
+    int httpStatus = 0;
+    double wallMs = -1, cpuMs = -1;
+    std::optional<uint64_t> memoryPeakBytes;
+};
+std::string buildLogLine(const RequestLog& entry);
+
+// Escapes a string for inclusion in JSON (quotes included).
+std::string jsonString(std::string_view text);
+
+}  // namespace pyexec::protocol
+
+namespace pyexec::protocol {
+
+// /health (SPEC §6). The probe run prints one JSON object on stdout:
+// {"python": "3.11.2", "numpy": "1.24.2", "pandas": "1.5.3"}; parseHealthProbe
+// reads it (false when stdout is not such an object).
+struct ProbeVersions {
+    std::string python, numpy, pandas;
+};
+bool parseHealthProbe(std::string_view probeStdout, ProbeVersions* out);
+
+struct HealthInfo {
+    bool healthy = false;
+    ProbeVersions versions;
+    std::string version;            // pyexecd's own
+    std::string schemaVersion;      // "2026-02-07"
+    std::string pythonExecutable;
+    double healthCheckMs = 0;
+    std::string sandboxMode;        // "cold" or "warm"
+    std::string cgroup;             // "v2", "v1" or "none"
+    std::string seccompProfile;     // file name of the profile
+    int uid = 1000;
+    int timeoutMs = 2000, maxTimeoutMs = 10000;
+    double cpus = 0.5;
+    uint64_t memoryBytes = 256ull << 20;
+    int pidsMax = 50;
+    uint64_t outputBytes = 1 << 20;
+    uint64_t codeBytes = 100 << 10;
+    int workersTotal = 0, workersBusy = 0;
+    std::vector<std::pair<std::string, std::string>> checks;  // name → what failed (unhealthy only)
+};
+std::string buildHealthBody(const HealthInfo& info, std::string_view requestId);
+
+}  // namespace pyexec::protocol

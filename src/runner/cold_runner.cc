@@ -1,0 +1,214 @@
+// The life of one cold run, worker side:
+//   cgroup → descriptors → launch the sandbox → watch (output caps, wall
+//   clock, the init's report) → kill and empty the cgroup → measure.
+#include "runner/cold_runner.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "common/log.h"
+#include "harness_source.h"
+#include "runner/run_io.h"
+#include "sandbox/launcher.h"
+
+namespace pyexec::runner {
+namespace {
+
+using sandbox::ChildReport;
+
+double nowMs() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+// The fixed environment of SPEC §5: nothing of pyexecd's passes through.
+const char* const kEnv[] = {
+    "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp", "LANG=C.UTF-8",
+    "PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1", "OPENBLAS_NUM_THREADS=1",
+    "OMP_NUM_THREADS=1", "MPLBACKEND=Agg", nullptr,
+};
+
+// One stream read into a capped buffer.
+struct Stream {
+    int fd;
+    std::string* sink;
+    size_t cap;
+    bool open = true;
+    bool overflowed = false;
+
+    void drain() {
+        char buf[65536];
+        for (;;) {
+            ssize_t n = ::read(fd, buf, sizeof buf);
+            if (n > 0) {
+                size_t room = cap > sink->size() ? cap - sink->size() : 0;
+                sink->append(buf, std::min(room, static_cast<size_t>(n)));
+                if (static_cast<size_t>(n) > room) overflowed = true;
+                continue;
+            }
+            if (n == 0) open = false;
+            if (n < 0 && errno == EINTR) continue;
+            return;  // EAGAIN or EOF
+        }
+    }
+};
+
+// Everything the watch loop learns about the run.
+struct Watch {
+    std::vector<Stream> streams;
+    int reportFd;
+    int pidfd;
+    bool initExited = false;
+    bool haveReport = false;
+    ChildReport report{};
+    bool timedOut = false;
+    bool overflowed = false;
+    double endMs = 0;
+
+    void readReport() {
+        ChildReport r{};
+        ssize_t n = ::read(reportFd, &r, sizeof r);
+        if (n == static_cast<ssize_t>(sizeof r) && !haveReport) {
+            report = r;
+            haveReport = true;
+        }
+    }
+};
+
+// Waits for the end: the program's exit reported, or the deadline, or a
+// stream over its cap. Returns when the run must stop.
+void watchRun(Watch& w, double deadlineMs, size_t capTripStreams) {
+    for (;;) {
+        std::vector<pollfd> fds;
+        for (auto& s : w.streams)
+            if (s.open) fds.push_back({s.fd, POLLIN, 0});
+        fds.push_back({w.reportFd, POLLIN, 0});
+        fds.push_back({w.pidfd, POLLIN, 0});
+        double left = deadlineMs - nowMs();
+        if (left <= 0) {
+            w.timedOut = true;
+            return;
+        }
+        int rc = ::poll(fds.data(), fds.size(), static_cast<int>(left) + 1);
+        if (rc < 0 && errno != EINTR) return;
+        for (size_t i = 0; i < w.streams.size(); ++i) {
+            Stream& s = w.streams[i];
+            if (!s.open) continue;
+            s.drain();
+            if (s.overflowed && i < capTripStreams) w.overflowed = true;
+        }
+        if (w.overflowed) return;
+        if (fds[fds.size() - 2].revents) w.readReport();
+        if (fds.back().revents) {
+            w.initExited = true;
+            return;
+        }
+    }
+}
+
+// After the init is gone: its namespace is torn down and the pipes reach EOF
+// shortly; read what is left, without waiting on a stuck writer forever.
+void drainAfterExit(Watch& w) {
+    double until = nowMs() + 250;
+    for (;;) {
+        w.readReport();
+        std::vector<pollfd> fds;
+        for (auto& s : w.streams)
+            if (s.open) fds.push_back({s.fd, POLLIN, 0});
+        if (fds.empty()) return;
+        double left = until - nowMs();
+        if (left <= 0) return;
+        ::poll(fds.data(), fds.size(), static_cast<int>(left) + 1);
+        for (auto& s : w.streams)
+            if (s.open) s.drain();
+    }
+}
+
+}  // namespace
+
+ColdRunner::ColdRunner(const sandbox::SandboxConfig& config, sandbox::CgroupManager& cgroups,
+                       RunnerLimits limits)
+    : config_(config), cgroups_(cgroups), limits_(limits) {}
+
+Result<protocol::RunOutcome> ColdRunner::run(const RunSpec& spec) {
+    double t0 = nowMs();
+    std::string name = std::to_string(::getpid()) + "-" + std::to_string(++runCounter_);
+    auto cg = cgroups_.createRun(name, config_.cgroup);
+    if (!cg) return cg.error();
+    auto& cgroup = *cg.value();
+    auto ioResult = makeRunIo(spec.stdinData, spec.harnessInput);
+    if (!ioResult) return ioResult.error();
+    RunIo& io = ioResult.value();
+    timing_.cgroupMs = nowMs() - t0;
+
+    std::string harness(gen::kHarnessSource);
+    std::vector<char*> argv = {const_cast<char*>(config_.python.c_str()), const_cast<char*>("-u"),
+                               const_cast<char*>("-B"), const_cast<char*>("-s"),
+                               const_cast<char*>("-c"), harness.data(), nullptr};
+    sandbox::ChildIo childIo{io.stdinChild.get(), io.outChild.get(), io.errChild.get(),
+                             io.inputChild.get(), io.resultChild.get()};
+    int cpuSeconds = spec.timeoutMs / 1000 + 2;
+    double t1 = nowMs();
+    auto launched = sandbox::launch(config_, cgroup, childIo, argv.data(),
+                                    const_cast<char* const*>(kEnv), cpuSeconds);
+    if (!launched) return launched.error();
+    io.closeChildEnds();
+    double start = nowMs();
+    timing_.launchMs = start - t1;
+
+    protocol::RunOutcome out;
+    out.timeoutMs = spec.timeoutMs;
+    out.memoryLimitBytes = config_.cgroup.memoryBytes;
+    Watch w{{Stream{io.outRead.get(), &out.out, limits_.outputBytes},
+             Stream{io.errRead.get(), &out.err, limits_.outputBytes},
+             Stream{io.resultRead.get(), &out.observations, limits_.observationBytes}},
+            launched.value().report.get(), launched.value().pidfd.get()};
+    watchRun(w, start + spec.timeoutMs, 2);
+    double end = nowMs();
+    pid_t init = launched.value().initPid;
+    if (!w.initExited) ::kill(init, SIGKILL);  // kills the whole pid namespace
+    rusage ru{};
+    ::wait4(init, nullptr, 0, &ru);
+    double t2 = nowMs();
+    drainAfterExit(w);
+    if (Status s = cgroup.killAll(); !s) log::error("cgroup kill: " + s.error().message);
+    timing_.teardownMs = nowMs() - t2;
+
+    if (w.haveReport && w.report.kind == ChildReport::kSetupFailed) {
+        auto step = static_cast<sandbox::Step>(w.report.step);
+        return makeError(ErrorKind::kSandboxUnavailable,
+                         std::string("sandbox step '") + sandbox::stepName(step) + "' failed (item " +
+                             std::to_string(w.report.detail) + "): " + std::strerror(w.report.value),
+                         {}, w.report.value);
+    }
+    sandbox::CgroupUsage usage = cgroup.usage();
+    out.wallMs = end - start;
+    double rusageMs = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+                      (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+    out.cpuMs = usage.cpuMs > 0 ? usage.cpuMs : rusageMs;
+    out.memoryPeakBytes = usage.memoryPeakBytes;
+    out.memoryExceeded = usage.oomKilled;
+    out.timedOut = w.timedOut;
+    out.outputTruncated = w.overflowed;
+    out.observationsTruncated = w.streams[2].overflowed;
+    if (w.haveReport && w.report.kind == ChildReport::kExited) {
+        int st = w.report.value;
+        if (WIFEXITED(st)) out.exitCode = WEXITSTATUS(st);
+        if (WIFSIGNALED(st)) out.signal = WTERMSIG(st);
+    } else {
+        out.signal = SIGKILL;  // killed by us (timeout, output cap) or the OOM killer took the init
+    }
+    return out;
+}
+
+}  // namespace pyexec::runner

@@ -1,0 +1,79 @@
+// cgroups for runs: one interface, two backends (v2, and v1 for hybrid hosts
+// whose cpu/memory/pids controllers are still on v1), chosen once at start-up
+// by CgroupManager::create. Callers never ask which backend they have.
+//
+// Layout (v2): pyexecd's own cgroup P (from /proc/self/cgroup) becomes
+//   P/daemon        every process that was in P (pyexecd included) moves here,
+//                   so P has no processes and may enable controllers
+//   P/runs          subtree_control "+cpu +memory +pids"
+//   P/runs/run-<n>  one per run
+// Layout (v1): for each of cpu, memory, pids, under that controller's own
+// cgroup of pyexecd: <mount>/<ctrl>/<own path>/pyexec-<pid>/run-<n>.
+//
+// The manager is created in the master before workers fork; RunCgroup objects
+// are created and destroyed by workers, one per run.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/result.h"
+
+namespace pyexec::sandbox {
+
+struct CgroupLimits {
+    uint64_t cpuQuotaUs = 50000;     // with cpuPeriodUs: 0.5 CPU
+    uint64_t cpuPeriodUs = 100000;
+    uint64_t memoryBytes = 256ull << 20;
+    uint64_t pidsMax = 50;
+};
+
+struct CgroupUsage {
+    double cpuMs = 0;                         // user + system of every process that was in it
+    std::optional<uint64_t> memoryPeakBytes;  // empty where the kernel does not tell
+    bool oomKilled = false;                   // the OOM killer fired in it
+};
+
+// One run's cgroup. The destructor kills every process still in it, waits
+// until it is empty and removes it (on every path).
+class RunCgroup {
+public:
+    virtual ~RunCgroup() = default;
+    // v2: an O_DIRECTORY fd of the cgroup for clone3(CLONE_INTO_CGROUP); -1 on v1.
+    virtual int dirFd() const = 0;
+    // Moves pid in (v1 path, or v2 when clone3 is not available). Parent side,
+    // before the child is released to run user code.
+    virtual Status addProcess(pid_t pid) = 0;
+    // Kills every process in the cgroup (cgroup.kill on v2; SIGKILL to every
+    // pid, repeated until empty, on v1) and waits until none is left.
+    virtual Status killAll() = 0;
+    virtual CgroupUsage usage() const = 0;
+};
+
+struct CgroupOptions {
+    std::string procSelfCgroup = "/proc/self/cgroup";  // tests point these at a fake tree
+    std::string mountRoot = "/sys/fs/cgroup";
+    std::string forceBackend;  // "", "v1" or "v2"
+    pid_t self = 0;            // 0: getpid()
+};
+
+class CgroupManager {
+public:
+    virtual ~CgroupManager() = default;
+    // Detects the backend and prepares pyexecd's subtree. Errors say which
+    // file failed and why (kSandboxUnavailable).
+    static Result<std::unique_ptr<CgroupManager>> create(const CgroupOptions& options);
+    virtual std::string_view backendName() const = 0;  // "v2" or "v1"
+    // Creates run-<name> with the limits. Worker process.
+    virtual Result<std::unique_ptr<RunCgroup>> createRun(std::string_view name,
+                                                         const CgroupLimits& limits) = 0;
+    // Removes pyexecd's subtree (best effort, master at shutdown).
+    virtual void removeSubtree() = 0;
+};
+
+}  // namespace pyexec::sandbox

@@ -1,0 +1,31 @@
+// The report pipe from a sandbox's init to the worker: fixed-size records,
+// written with one write(2) each, so nothing is allocated in the child.
+#pragma once
+
+#include <cstdint>
+
+namespace pyexec::sandbox {
+
+enum class Step : int32_t {
+    kCgroup = 1,
+    kNamespaces,
+    kFilesystem,
+    kIdentity,
+    kCapabilities,
+    kRlimits,
+    kSeccomp,
+    kFork,
+    kExec,
+};
+
+const char* stepName(Step step);
+
+struct ChildReport {
+    enum Kind : int32_t { kSetupFailed = 1, kExited = 2 };
+    int32_t kind = 0;
+    int32_t step = 0;   // kSetupFailed: the Step that failed
+    int32_t value = 0;  // kSetupFailed: errno; kExited: the program's wait status
+    int32_t detail = 0; // kSetupFailed: which item of the step (for the log)
+};
+
+}  // namespace pyexec::sandbox

@@ -1,0 +1,201 @@
+#include "sandbox/launcher.h"
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <utility>
+
+#include "sandbox/identity.h"
+#include "sandbox/mounts.h"
+#include "sandbox/seccomp.h"
+
+namespace pyexec::sandbox {
+namespace {
+
+constexpr uint64_t kNamespaces = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
+                                 CLONE_NEWCGROUP | CLONE_NEWNET;
+constexpr int kHighFd = 100;  // where fds are parked before being moved to 0–4
+
+struct ChildContext {
+    const SandboxConfig* config;
+    const ChildIo* io;
+    char* const* argv;
+    char* const* envp;
+    int cpuSeconds;
+    int goFd;
+    int reportFd;
+};
+
+void report(int fd, ChildReport::Kind kind, Step step, int value, int detail = 0) {
+    ChildReport r{kind, static_cast<int32_t>(step), value, detail};
+    ssize_t w = ::write(fd, &r, sizeof r);
+    (void)w;  // the worker treats a missing report as a failed setup
+}
+
+[[noreturn]] void fail(const ChildContext& c, Step step, int err, int detail = 0) {
+    report(c.reportFd, ChildReport::kSetupFailed, step, err, detail);
+    ::_exit(127);
+}
+
+// Closes every descriptor inherited from the worker (its FastCGI socket
+// among them) except those in keep[].
+int closeAllExcept(int* keep, int n) {
+    for (int i = 1; i < n; ++i)  // insertion sort: n is tiny and we may not allocate
+        for (int j = i; j > 0 && keep[j - 1] > keep[j]; --j) std::swap(keep[j - 1], keep[j]);
+    unsigned from = 0;
+    for (int i = 0; i <= n; ++i) {
+        unsigned to = (i < n) ? static_cast<unsigned>(keep[i]) : ~0U;
+        if (to > from && ::syscall(SYS_close_range, from, to - 1, 0) != 0) return errno;
+        if (i < n) from = to + 1;
+    }
+    return 0;
+}
+
+// The program process: moves its five fds into place, closes every other fd,
+// and execs the interpreter. Runs with all restrictions already applied.
+[[noreturn]] void execProgram(const ChildContext& c) {
+    const int src[5] = {c.io->stdinFd, c.io->stdoutFd, c.io->stderrFd, c.io->inputFd, c.io->resultFd};
+    int parked[5];
+    for (int i = 0; i < 5; ++i) {
+        parked[i] = ::fcntl(src[i], F_DUPFD_CLOEXEC, kHighFd);
+        if (parked[i] < 0) fail(c, Step::kExec, errno, i);
+    }
+    for (int i = 0; i < 5; ++i) {
+        if (::dup2(parked[i], i) < 0) fail(c, Step::kExec, errno, 10 + i);
+    }
+    // Everything from 5 up, the report pipe included, goes: nothing of the
+    // worker stays reachable. (The report fd is close-on-exec anyway.)
+    if (::syscall(SYS_close_range, 5, ~0U, 0) != 0) fail(c, Step::kExec, errno, 20);
+    ::execve(c.argv[0], c.argv, c.envp);
+    _exit(127);  // the report fd is gone; the worker sees exit 127 and no output
+}
+
+// As pid 1 of the run's pid namespace: reap every orphan until the program
+// itself exits, then report its status. Our exit tears down the namespace.
+[[noreturn]] void superviseProgram(const ChildContext& c, pid_t program) {
+    for (;;) {
+        int status = 0;
+        pid_t pid = ::waitpid(-1, &status, __WALL);
+        if (pid == program) {
+            report(c.reportFd, ChildReport::kExited, Step::kExec, status);
+            ::_exit(0);
+        }
+        if (pid < 0 && errno != EINTR) fail(c, Step::kFork, errno);
+    }
+}
+
+// The whole set-up order of a sandbox, in one place (SPEC §5).
+[[noreturn]] void containAndRun(const ChildContext& c) {
+    char go = 0;
+    // 1. cgroup: the worker has placed us in the run's cgroup when this returns.
+    if (::read(c.goFd, &go, 1) != 1) ::_exit(127);
+    ::close(c.goFd);
+    // 2. namespaces: created by clone3. Drop what we inherited from the worker.
+    int keep[] = {c.io->stdinFd, c.io->stdoutFd, c.io->stderrFd, c.io->inputFd, c.io->resultFd, c.reportFd};
+    if (int err = closeAllExcept(keep, 6)) fail(c, Step::kNamespaces, err);
+    int item = 0;
+    // 3. filesystem
+    if (int err = buildRoot(*c.config, &item)) fail(c, Step::kFilesystem, err, item);
+    // 4. identity
+    if (int err = changeIdentity(*c.config)) fail(c, Step::kIdentity, err);
+    // If the worker dies, so does this run (cleared by the uid change above,
+    // hence set here). Its pid namespace goes with us.
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) fail(c, Step::kIdentity, errno);
+    // 5. capabilities
+    if (int err = dropCapabilities()) fail(c, Step::kCapabilities, err);
+    // 6. rlimits
+    if (int err = applyRlimits(*c.config, c.cpuSeconds)) fail(c, Step::kRlimits, err);
+    // 7. seccomp, last: the init's remaining calls (fork, wait, write) are allowed.
+    if (int err = c.config->seccomp->apply()) fail(c, Step::kSeccomp, err);
+    pid_t program = ::fork();
+    if (program < 0) fail(c, Step::kFork, errno);
+    if (program == 0) execProgram(c);
+    superviseProgram(c, program);
+}
+
+struct Pipe {
+    UniqueFd read, write;
+};
+
+Result<Pipe> makePipe() {
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+        return makeError(ErrorKind::kSandboxUnavailable, std::string("pipe2: ") + std::strerror(errno), {}, errno);
+    }
+    return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
+}
+
+pid_t cloneSandbox(RunCgroup& cgroup, int* pidfd) {
+    clone_args args{};
+    args.flags = kNamespaces | CLONE_PIDFD;
+    args.pidfd = reinterpret_cast<uint64_t>(pidfd);
+    args.exit_signal = SIGCHLD;
+    if (cgroup.dirFd() >= 0) {
+        args.flags |= CLONE_INTO_CGROUP;
+        args.cgroup = static_cast<uint64_t>(cgroup.dirFd());
+    }
+    return static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof args));
+}
+
+}  // namespace
+
+const char* stepName(Step step) {
+    switch (step) {
+        case Step::kCgroup: return "cgroup";
+        case Step::kNamespaces: return "namespaces";
+        case Step::kFilesystem: return "filesystem";
+        case Step::kIdentity: return "identity";
+        case Step::kCapabilities: return "capabilities";
+        case Step::kRlimits: return "rlimits";
+        case Step::kSeccomp: return "seccomp";
+        case Step::kFork: return "fork";
+        case Step::kExec: return "exec";
+    }
+    return "unknown";
+}
+
+Result<Launched> launch(const SandboxConfig& config, RunCgroup& cgroup, const ChildIo& io,
+                        char* const* argv, char* const* envp, int cpuSeconds) {
+    if (config.seccomp == nullptr) {
+        return makeError(ErrorKind::kSandboxUnavailable, "no seccomp profile loaded");
+    }
+    auto go = makePipe();
+    if (!go) return go.error();
+    auto rep = makePipe();
+    if (!rep) return rep.error();
+    int pidfd = -1;
+    ChildContext ctx{&config, &io, argv, envp, cpuSeconds, go.value().read.get(), rep.value().write.get()};
+    pid_t pid = cloneSandbox(cgroup, &pidfd);
+    if (pid < 0) {
+        return makeError(ErrorKind::kSandboxUnavailable,
+                         std::string("clone3 with namespaces: ") + std::strerror(errno), {}, errno);
+    }
+    if (pid == 0) containAndRun(ctx);
+    Launched out{pid, UniqueFd(pidfd), std::move(rep.value().read)};
+    ::fcntl(out.report.get(), F_SETFL, O_NONBLOCK);  // read only when poll says so, or at the end
+    if (cgroup.dirFd() < 0) {
+        if (Status s = cgroup.addProcess(pid); !s) {
+            ::kill(pid, SIGKILL);
+            ::waitpid(pid, nullptr, 0);
+            return s.error();
+        }
+    }
+    char byte = 1;
+    if (::write(go.value().write.get(), &byte, 1) != 1) {
+        ::kill(pid, SIGKILL);
+        ::waitpid(pid, nullptr, 0);
+        return makeError(ErrorKind::kSandboxUnavailable, "could not release the sandbox init", {}, errno);
+    }
+    return out;
+}
+
+}  // namespace pyexec::sandbox

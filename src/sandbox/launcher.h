@@ -1,0 +1,51 @@
+// The sandbox launcher: the one place that sets up a run's sandbox, in the
+// order of SPEC §5. Theory of operation:
+//
+//   worker (root, pyexecd)                 sandbox init (pid 1 of new pid ns)
+//   ──────────────────────                 ───────────────────────────────────
+//   clone3(new mount/pid/ipc/uts/cgroup/
+//          net namespaces[, INTO_CGROUP]) ─▶ waits on the go pipe
+//   1 cgroup: add the init's pid (v1)
+//   write the go byte                    ─▶ 3 filesystem: new root, pivot_root
+//                                           4 identity: uid/gid, no groups
+//                                           5 capabilities: all sets empty, NO_NEW_PRIVS
+//                                           6 rlimits
+//                                           7 seccomp (last)
+//                                           fork ─▶ program: fds 0–4, exec python harness
+//                                           reap every child; when the program
+//   reads {kExited, wait status}        ◀─  exits, report its status and exit,
+//                                           which kills the whole pid namespace
+//
+// A failed step writes {kSetupFailed, step, errno} to the report pipe and
+// exits: the run does not happen (fail closed). Between clone and exec the
+// child allocates nothing and logs nothing.
+#pragma once
+
+#include <sys/types.h>
+
+#include <vector>
+
+#include "common/result.h"
+#include "common/unique_fd.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/child_report.h"
+#include "sandbox/sandbox_config.h"
+
+namespace pyexec::sandbox {
+
+// The program's five descriptors (see src/harness/PROTOCOL.md), owned by the caller.
+struct ChildIo {
+    int stdinFd = -1, stdoutFd = -1, stderrFd = -1, inputFd = -1, resultFd = -1;
+};
+
+struct Launched {
+    pid_t initPid = -1;
+    UniqueFd pidfd;   // readable when the init has exited
+    UniqueFd report;  // ChildReport records from the init
+};
+
+// Worker side. argv/envp are NULL-terminated and must outlive the call.
+Result<Launched> launch(const SandboxConfig& config, RunCgroup& cgroup, const ChildIo& io,
+                        char* const* argv, char* const* envp, int cpuSeconds);
+
+}  // namespace pyexec::sandbox

@@ -1,0 +1,28 @@
+// Settings of the sandbox that every run gets (SPEC §5), fixed at start-up.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "sandbox/cgroup.h"
+
+namespace pyexec::sandbox {
+
+class SeccompProgram;
+
+struct SandboxConfig {
+    uid_t uid = 1000;
+    gid_t gid = 1000;
+    std::string python = "/usr/bin/python3";
+    std::string rootMountPoint = "/run/pyexecd/root";  // empty dir the new root is mounted on
+    uint64_t tmpBytes = 64ull << 20;
+    uint64_t tmpInodes = 16384;
+    uint64_t fileSizeBytes = 64ull << 20;
+    int openFiles = 256;
+    CgroupLimits cgroup;
+    const SeccompProgram* seccomp = nullptr;  // owned by the settings; required
+};
+
+}  // namespace pyexec::sandbox

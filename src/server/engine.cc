@@ -1,0 +1,135 @@
+#include "server/engine.h"
+
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+
+#include "common/log.h"
+
+namespace pyexec::server {
+namespace {
+
+double monoMs() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+Status makeDirs(const std::string& path) {
+    for (size_t pos = 1; pos <= path.size(); ++pos) {
+        if (pos != path.size() && path[pos] != '/') continue;
+        std::string part = path.substr(0, pos);
+        if (::mkdir(part.c_str(), 0755) != 0 && errno != EEXIST) {
+            return makeError(ErrorKind::kSandboxUnavailable, "mkdir " + part + ": " + std::strerror(errno));
+        }
+    }
+    return okStatus();
+}
+
+// The probe: imports numpy and pandas, builds an array and a DataFrame, and
+// prints the versions it read (never hard-coded).
+constexpr const char* kProbe =
+    "import json, sys, numpy, pandas\n"
+    "a = numpy.arange(6).reshape(2, 3)\n"
+    "df = pandas.DataFrame(a, columns=['x', 'y', 'z'])\n"
+    "assert int(df['z'].sum()) == 7 and int(a.sum()) == 15\n"
+    "print(json.dumps({'python': sys.version.split()[0], 'numpy': numpy.__version__,"
+    " 'pandas': pandas.__version__}))\n";
+
+constexpr int kProbeTimeoutMs = 10000;
+
+}  // namespace
+
+Engine::Engine(const Settings& settings) : settings_(settings) {}
+Engine::~Engine() = default;
+
+Result<std::unique_ptr<Engine>> Engine::create(const Settings& settings, Engine* previous) {
+    std::unique_ptr<Engine> e(new Engine(settings));
+    auto profile = sandbox::SeccompProgram::loadFile(settings.seccompProfile);
+    if (!profile) return profile.error();
+    e->seccomp_ = std::move(profile.value());
+    auto& c = e->config_;
+    c.uid = settings.uid;
+    c.gid = settings.gid;
+    c.python = settings.python;
+    c.rootMountPoint = settings.stateDir + "/root";
+    if (Status s = makeDirs(c.rootMountPoint); !s) return s.error();
+    c.tmpBytes = settings.tmpBytes;
+    c.cgroup.cpuPeriodUs = 100000;
+    c.cgroup.cpuQuotaUs = static_cast<uint64_t>(std::llround(settings.cpus * 100000));
+    c.cgroup.memoryBytes = settings.memoryBytes;
+    c.cgroup.pidsMax = static_cast<uint64_t>(settings.pidsMax);
+    c.seccomp = &e->seccomp_;
+    if (previous != nullptr) {
+        e->cgroups_ = std::move(previous->cgroups_);
+    } else {
+        sandbox::CgroupOptions opts;
+        opts.forceBackend = settings.cgroupBackend;
+        auto cg = sandbox::CgroupManager::create(opts);
+        if (!cg) return cg.error();
+        e->cgroups_ = std::move(cg.value());
+    }
+    e->runner_ = std::make_unique<runner::ColdRunner>(e->config_, *e->cgroups_);
+    return e;
+}
+
+protocol::RequestLimits Engine::requestLimits() const {
+    protocol::RequestLimits l;
+    l.defaultTimeoutMs = settings_.timeoutMs;
+    l.maxTimeoutMs = settings_.maxTimeoutMs;
+    return l;
+}
+
+Result<protocol::RunOutcome> Engine::run(const protocol::RunRequest& request) {
+    runner::RunSpec spec{protocol::buildHarnessInput(request), request.stdinData, request.timeoutMs};
+    return runner_->run(spec);
+}
+
+protocol::HealthInfo Engine::health(int workersTotal, int workersBusy) {
+    double now = monoMs();
+    if (now - cachedAtMs_ > 2000) {
+        protocol::HealthInfo h;
+        protocol::RunRequest probe;
+        probe.code = kProbe;
+        probe.timeoutMs = kProbeTimeoutMs;
+        auto out = run(probe);
+        if (!out) {
+            h.checks.emplace_back("sandbox", out.error().message);
+        } else if (out.value().exitCode != 0) {
+            h.checks.emplace_back("python", "probe run failed: " + out.value().err.substr(0, 500));
+        } else if (!protocol::parseHealthProbe(out.value().out, &h.versions)) {
+            h.checks.emplace_back("packages", "probe printed no versions");
+        } else {
+            h.healthCheckMs = out.value().wallMs;
+        }
+        h.healthy = h.checks.empty();
+        cachedHealth_ = h;
+        cachedAtMs_ = now;
+    }
+    protocol::HealthInfo h = cachedHealth_;
+    h.version = kVersion;
+    h.schemaVersion = kSchemaVersion;
+    h.pythonExecutable = settings_.python;
+    h.sandboxMode = "cold";
+    h.cgroup = std::string(cgroups_->backendName());
+    h.seccompProfile = std::string(seccomp_.name());
+    h.uid = static_cast<int>(settings_.uid);
+    h.timeoutMs = settings_.timeoutMs;
+    h.maxTimeoutMs = settings_.maxTimeoutMs;
+    h.cpus = settings_.cpus;
+    h.memoryBytes = settings_.memoryBytes;
+    h.pidsMax = settings_.pidsMax;
+    h.workersTotal = workersTotal;
+    h.workersBusy = workersBusy;
+    return h;
+}
+
+void Engine::shutdown() {
+    if (cgroups_) cgroups_->removeSubtree();
+}
+
+}  // namespace pyexec::server

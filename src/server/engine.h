@@ -1,0 +1,57 @@
+// The engine: everything a run needs, prepared once at start-up in the
+// master (seccomp compiled, cgroup subtree ready, sandbox root mount point
+// created) and inherited by the workers. Also used by `pyexecd run`.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+#include "protocol/outcome.h"
+#include "protocol/request.h"
+#include "protocol/response.h"
+#include "runner/cold_runner.h"
+#include "sandbox/cgroup.h"
+#include "sandbox/sandbox_config.h"
+#include "sandbox/seccomp.h"
+#include "server/settings.h"
+
+namespace pyexec::server {
+
+inline constexpr const char* kVersion = "1.0.0";
+inline constexpr const char* kSchemaVersion = "2026-02-07";
+
+class Engine {
+public:
+    // Fails (kConfig / kSandboxUnavailable) with the file, field and reason
+    // when the profile does not load or the cgroup subtree cannot be made.
+    // With `previous` (a reload), its cgroup subtree is taken over instead of
+    // being prepared again, since old workers still run in it.
+    static Result<std::unique_ptr<Engine>> create(const Settings& settings, Engine* previous = nullptr);
+    ~Engine();
+
+    const Settings& settings() const { return settings_; }
+    protocol::RequestLimits requestLimits() const;
+
+    // One sandboxed run of a validated request. Worker process.
+    Result<protocol::RunOutcome> run(const protocol::RunRequest& request);
+    const runner::SetupTiming& lastTiming() const { return runner_->lastTiming(); }
+
+    // The /health facts, from a real sandboxed probe run; cached for 2 s.
+    protocol::HealthInfo health(int workersTotal, int workersBusy);
+
+    // Removes the cgroup subtree (master, at shutdown).
+    void shutdown();
+
+private:
+    explicit Engine(const Settings& settings);
+    Settings settings_;
+    sandbox::SeccompProgram seccomp_;
+    std::unique_ptr<sandbox::CgroupManager> cgroups_;
+    sandbox::SandboxConfig config_;
+    std::unique_ptr<runner::ColdRunner> runner_;
+    protocol::HealthInfo cachedHealth_;
+    double cachedAtMs_ = -1e18;
+};
+
+}  // namespace pyexec::server

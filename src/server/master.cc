@@ -1,0 +1,228 @@
+#include "server/master.h"
+
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <poll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <memory>
+
+#include "common/log.h"
+#include "http/fcgi.h"
+#include "server/engine.h"
+#include "server/worker.h"
+
+namespace pyexec::server {
+namespace {
+
+double monoMs() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+struct WorkerSlot {
+    pid_t pid = 0;          // 0: empty, waiting for (re)spawn
+    double startedMs = 0;
+    double respawnAtMs = 0;
+    int generation = 0;
+    double backoffMs = 0;
+};
+
+class Master {
+public:
+    Master(std::unique_ptr<Engine> engine, UniqueFd listenFd, SharedState* shared, std::vector<std::string> args)
+        : engine_(std::move(engine)), listen_(std::move(listenFd)), shared_(shared), args_(std::move(args)) {}
+    int run();
+
+private:
+    void spawn(int slot);
+    void reap();
+    void respawnDue();
+    void reload();
+    void retireNext();
+    void stop();
+    int slotOf(pid_t pid) const;
+
+    std::unique_ptr<Engine> engine_;
+    UniqueFd listen_;
+    SharedState* shared_;
+    std::vector<std::string> args_;
+    std::vector<WorkerSlot> slots_;
+    int generation_ = 0;
+    bool stopping_ = false;
+    pid_t retiring_ = 0;  // the old worker being replaced during a reload
+};
+
+void Master::spawn(int slot) {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        workerMain(*engine_, listen_.get(), shared_, slot);
+    }
+    WorkerSlot& s = slots_[static_cast<size_t>(slot)];
+    if (pid < 0) {
+        log::error(std::string("fork worker: ") + std::strerror(errno));
+        s.respawnAtMs = monoMs() + 1000;
+        return;
+    }
+    s.pid = pid;
+    s.startedMs = monoMs();
+    s.generation = generation_;
+    shared_->busy[slot].store(0);
+    log::info("worker " + std::to_string(pid) + " started in slot " + std::to_string(slot));
+}
+
+int Master::slotOf(pid_t pid) const {
+    for (size_t i = 0; i < slots_.size(); ++i)
+        if (slots_[i].pid == pid) return static_cast<int>(i);
+    return -1;
+}
+
+void Master::reap() {
+    int status = 0;
+    pid_t pid;
+    while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+        int slot = slotOf(pid);
+        if (slot < 0) continue;
+        WorkerSlot& s = slots_[static_cast<size_t>(slot)];
+        bool expected = stopping_ || pid == retiring_;
+        if (!expected) {
+            log::warn("worker " + std::to_string(pid) + " died (" +
+                      (WIFSIGNALED(status) ? std::string("signal ") + strsignal(WTERMSIG(status))
+                                           : "exit " + std::to_string(WEXITSTATUS(status))) + ")");
+        }
+        // Workers that die young are respawned ever more slowly (up to 5 s).
+        bool young = monoMs() - s.startedMs < 1000;
+        s.backoffMs = (young && !expected) ? std::min(5000.0, std::max(100.0, s.backoffMs * 2)) : 0;
+        s.pid = 0;
+        s.respawnAtMs = monoMs() + s.backoffMs;
+        shared_->busy[slot].store(0);
+        if (pid == retiring_) retiring_ = 0;
+    }
+}
+
+void Master::respawnDue() {
+    if (stopping_) return;
+    for (size_t i = 0; i < slots_.size(); ++i)
+        if (slots_[i].pid == 0 && monoMs() >= slots_[i].respawnAtMs) spawn(static_cast<int>(i));
+    if (retiring_ == 0) retireNext();
+}
+
+// SIGHUP: a new engine from re-read settings; old-generation workers are
+// replaced one at a time, so the service keeps answering throughout.
+void Master::reload() {
+    auto settings = parseSettings(args_);
+    if (!settings) {
+        log::error("reload: " + settings.error().message + "; keeping the current settings");
+        return;
+    }
+    settings.value().workers = static_cast<int>(slots_.size());  // the socket and slots stay
+    auto engine = Engine::create(settings.value(), engine_.get());
+    if (!engine) {
+        log::error("reload: " + engine.error().message + "; keeping the current settings");
+        return;
+    }
+    engine_ = std::move(engine.value());  // old workers keep their own copy
+    ++generation_;
+    log::info("reload: replacing workers one by one");
+    retireNext();
+}
+
+void Master::retireNext() {
+    for (auto& s : slots_) {
+        if (s.pid > 0 && s.generation != generation_) {
+            retiring_ = s.pid;
+            ::kill(s.pid, SIGTERM);
+            return;
+        }
+    }
+}
+
+void Master::stop() {
+    stopping_ = true;
+    listen_.reset();
+    for (auto& s : slots_)
+        if (s.pid > 0) ::kill(s.pid, SIGTERM);
+    double deadline = monoMs() + engine_->settings().graceMs;
+    while (std::any_of(slots_.begin(), slots_.end(), [](const WorkerSlot& s) { return s.pid > 0; })) {
+        if (monoMs() > deadline) {
+            for (auto& s : slots_)
+                if (s.pid > 0) ::kill(s.pid, SIGKILL);
+        }
+        ::usleep(20000);
+        reap();
+    }
+    const std::string& spec = engine_->settings().listen;
+    if (spec.find('/') != std::string::npos) ::unlink(spec.c_str());
+    engine_->shutdown();
+    log::info("stopped");
+}
+
+int Master::run() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
+    UniqueFd sfd(::signalfd(-1, &set, SFD_CLOEXEC));
+    slots_.resize(static_cast<size_t>(engine_->settings().workers));
+    shared_->total.store(static_cast<int>(slots_.size()));
+    for (size_t i = 0; i < slots_.size(); ++i) spawn(static_cast<int>(i));
+    log::info("listening on " + engine_->settings().listen);
+    for (;;) {
+        pollfd p{sfd.get(), POLLIN, 0};
+        ::poll(&p, 1, 100);
+        signalfd_siginfo si{};
+        while (p.revents && ::read(sfd.get(), &si, sizeof si) == sizeof si) {
+            if (si.ssi_signo == SIGCHLD) reap();
+            if (si.ssi_signo == SIGHUP) reload();
+            if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+                stop();
+                return 0;
+            }
+            p.revents = 0;
+            pollfd again{sfd.get(), POLLIN, 0};
+            if (::poll(&again, 1, 0) > 0) p.revents = again.revents;
+        }
+        reap();
+        respawnDue();
+    }
+}
+
+}  // namespace
+
+int serve(const std::vector<std::string>& args) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
+    sigprocmask(SIG_BLOCK, &set, nullptr);  // handled through the signalfd
+    signal(SIGPIPE, SIG_IGN);
+    auto settings = parseSettings(args);
+    if (!settings) {
+        log::error(settings.error().message);
+        return 2;
+    }
+    auto engine = Engine::create(settings.value());
+    if (!engine) {
+        log::error("cannot start: " + engine.error().message);
+        return 1;
+    }
+    auto fd = http::listen(settings.value().listen, settings.value().socketGroup);
+    if (!fd) {
+        log::error("cannot start: " + fd.error().message);
+        engine.value()->shutdown();
+        return 1;
+    }
+    SharedState* shared = mapSharedState();
+    if (shared == nullptr) {
+        log::error("cannot map shared state");
+        return 1;
+    }
+    Master master(std::move(engine.value()), std::move(fd.value()), shared, args);
+    return master.run();
+}
+
+}  // namespace pyexec::server

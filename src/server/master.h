@@ -1,0 +1,26 @@
+// The master process. Theory of operation:
+//
+//   master (root)  reads settings, compiles the seccomp profile, prepares the
+//                  cgroup subtree (Engine::create), opens the FastCGI socket,
+//                  and pre-forks N workers. It then only waits for signals
+//                  (signalfd) and acts on them:
+//                    SIGCHLD   reap; respawn a worker that died, with back-off
+//                              when workers keep dying young
+//                    SIGTERM/  stop accepting, let in-flight runs finish for
+//                    SIGINT    up to the grace period, SIGKILL what remains,
+//                              remove the socket and the cgroup subtree
+//                    SIGHUP    re-read settings and the profile, then replace
+//                              the workers one by one
+//   worker (root)  one request at a time (worker.cc); each run's program lives
+//                  in its own sandbox (sandbox/launcher.h) as uid 1000.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace pyexec::server {
+
+// `pyexecd serve ARGS`: returns the process exit code.
+int serve(const std::vector<std::string>& args);
+
+}  // namespace pyexec::server

@@ -1,0 +1,157 @@
+#include "server/settings.h"
+
+#include <unistd.h>
+
+#include <climits>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+
+namespace pyexec::server {
+namespace {
+
+using Setter = std::function<bool(Settings&, const std::string&)>;
+
+template <class T>
+bool parseNumber(const std::string& text, T min, T max, T* out) {
+    if (text.empty()) return false;
+    char* end = nullptr;
+    errno = 0;
+    long double v = std::strtold(text.c_str(), &end);
+    if (errno != 0 || *end != '\0' || v < static_cast<long double>(min) || v > static_cast<long double>(max))
+        return false;
+    *out = static_cast<T>(v);
+    return true;
+}
+
+struct Option {
+    const char* help;
+    Setter set;
+};
+
+template <class T>
+Setter number(T Settings::*field, T min, T max) {
+    return [=](Settings& s, const std::string& v) { return parseNumber(v, min, max, &(s.*field)); };
+}
+
+Setter text(std::string Settings::*field) {
+    return [=](Settings& s, const std::string& v) { return (s.*field = v, !v.empty()); };
+}
+
+const std::map<std::string, Option>& options() {
+    static const std::map<std::string, Option> kOptions = {
+        {"listen", {"PATH|HOST:PORT  FastCGI socket (default /run/pyexecd/pyexecd.sock)", text(&Settings::listen)}},
+        {"socket-group", {"GROUP  group that may connect to the unix socket (nginx's)", text(&Settings::socketGroup)}},
+        {"workers", {"N  worker processes (default 2 x cores)", number(&Settings::workers, 1, 256)}},
+        {"python", {"PATH  interpreter (default /usr/bin/python3)", text(&Settings::python)}},
+        {"seccomp-profile", {"FILE  OCI/Docker seccomp profile (default seccomp-profiles/python.json)", text(&Settings::seccompProfile)}},
+        {"state-dir", {"DIR  runtime folder (default /run/pyexecd)", text(&Settings::stateDir)}},
+        {"timeout-ms", {"N  default wall-clock limit per run (default 2000)", number(&Settings::timeoutMs, 1, 600000)}},
+        {"max-timeout-ms", {"N  largest timeoutMs a request may ask (default 10000)", number(&Settings::maxTimeoutMs, 1, 600000)}},
+        {"cpus", {"X  CPU share of a run (default 0.5)", number(&Settings::cpus, 0.01, 64.0)}},
+        {"memory-bytes", {"N  memory limit of a run (default 268435456)", number<uint64_t>(&Settings::memoryBytes, 16ull << 20, 1ull << 40)}},
+        {"pids-max", {"N  processes per run (default 50)", number(&Settings::pidsMax, 4, 100000)}},
+        {"tmp-bytes", {"N  size of a run's /tmp (default 67108864)", number<uint64_t>(&Settings::tmpBytes, 1ull << 20, 1ull << 34)}},
+        {"uid", {"N  uid of the program, never 0 (default 1000)", number(&Settings::uid, 1u, 4294967294u)}},
+        {"gid", {"N  gid of the program, never 0 (default 1000)", number(&Settings::gid, 1u, 4294967294u)}},
+        {"queue-timeout-ms", {"N  wait for a free worker before 503 overloaded (default 5000)", number(&Settings::queueTimeoutMs, 1, 600000)}},
+        {"grace-ms", {"N  shutdown grace for in-flight runs (default 15000)", number(&Settings::graceMs, 0, 600000)}},
+        {"cgroup", {"v1|v2  force a cgroup backend (default: detect)", text(&Settings::cgroupBackend)}},
+        {"config", {"FILE  read options from FILE (\"name = value\" lines)", text(&Settings::configFile)}},
+    };
+    return kOptions;
+}
+
+Status apply(Settings& s, const std::string& name, const std::string& value) {
+    auto it = options().find(name);
+    if (it == options().end()) {
+        return makeError(ErrorKind::kConfig, "unknown option --" + name + " (see pyexecd --help)", name);
+    }
+    if (!it->second.set(s, value)) {
+        return makeError(ErrorKind::kConfig, "bad value '" + value + "' for --" + name + ": " + it->second.help, name);
+    }
+    return okStatus();
+}
+
+Status readConfigFile(Settings& s, const std::string& path) {
+    std::ifstream in(path);
+    if (!in) return makeError(ErrorKind::kConfig, "cannot read config file " + path, "config");
+    std::string line;
+    for (int n = 1; std::getline(in, line); ++n) {
+        line = line.substr(0, line.find('#'));
+        auto eq = line.find('=');
+        auto trim = [](std::string t) {
+            t.erase(0, t.find_first_not_of(" \t"));
+            t.erase(t.find_last_not_of(" \t\r") + 1);
+            return t;
+        };
+        if (trim(line).empty()) continue;
+        if (eq == std::string::npos) {
+            return makeError(ErrorKind::kConfig, path + ":" + std::to_string(n) + ": expected 'name = value'", "config");
+        }
+        if (Status st = apply(s, trim(line.substr(0, eq)), trim(line.substr(eq + 1))); !st) return st.error();
+    }
+    return okStatus();
+}
+
+}  // namespace
+
+std::string defaultProfilePath() {
+    char exe[PATH_MAX];
+    ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+    std::string dir = n > 0 ? std::string(exe, static_cast<size_t>(n)) : std::string();
+    dir = dir.substr(0, dir.rfind('/'));
+    for (const std::string& candidate : {dir + "/../seccomp-profiles/python.json",
+                                         dir + "/../share/pyexec/seccomp-profiles/python.json",
+                                         std::string("/usr/share/pyexec/seccomp-profiles/python.json")}) {
+        if (::access(candidate.c_str(), R_OK) == 0) return candidate;
+    }
+    return "seccomp-profiles/python.json";
+}
+
+Result<Settings> parseSettings(const std::vector<std::string>& args) {
+    Settings s;
+    std::vector<std::pair<std::string, std::string>> given;
+    for (size_t i = 0; i < args.size(); ++i) {
+        std::string a = args[i];
+        if (a.rfind("--", 0) != 0) return makeError(ErrorKind::kConfig, "unexpected argument '" + a + "'");
+        a = a.substr(2);
+        std::string value;
+        if (auto eq = a.find('='); eq != std::string::npos) {
+            value = a.substr(eq + 1);
+            a = a.substr(0, eq);
+        } else if (i + 1 < args.size()) {
+            value = args[++i];
+        } else {
+            return makeError(ErrorKind::kConfig, "option --" + a + " needs a value", a);
+        }
+        given.emplace_back(a, value);
+    }
+    // The config file first, so that command-line options win.
+    for (auto& [k, v] : given)
+        if (k == "config") {
+            s.configFile = v;
+            if (Status st = readConfigFile(s, v); !st) return st.error();
+        }
+    for (auto& [k, v] : given)
+        if (Status st = apply(s, k, v); !st) return st.error();
+    if (s.seccompProfile.empty()) s.seccompProfile = defaultProfilePath();
+    if (s.workers == 0) s.workers = std::max(1, 2 * static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN)));
+    if (s.timeoutMs > s.maxTimeoutMs) {
+        return makeError(ErrorKind::kConfig, "--timeout-ms must not exceed --max-timeout-ms", "timeout-ms");
+    }
+    if (!s.cgroupBackend.empty() && s.cgroupBackend != "v1" && s.cgroupBackend != "v2") {
+        return makeError(ErrorKind::kConfig, "--cgroup must be v1 or v2", "cgroup");
+    }
+    return s;
+}
+
+std::string settingsHelp() {
+    std::ostringstream out;
+    for (auto& [name, opt] : options()) out << "  --" << name << " " << opt.help << "\n";
+    return out.str();
+}
+
+}  // namespace pyexec::server

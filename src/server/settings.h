@@ -1,0 +1,45 @@
+// pyexecd's settings: command-line options, optionally read from a file
+// (--config FILE, one "option = value" per line, the same names as the
+// options without their dashes). Every limit has SPEC's default.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace pyexec::server {
+
+struct Settings {
+    std::string listen = "/run/pyexecd/pyexecd.sock";  // unix socket path or HOST:PORT
+    std::string socketGroup;                            // group allowed to connect (nginx's)
+    int workers = 0;                                    // 0: 2 × cores
+    std::string python = "/usr/bin/python3";
+    std::string seccompProfile;                         // default: seccomp-profiles/python.json
+    std::string stateDir = "/run/pyexecd";              // holds the empty sandbox root mount point
+    int timeoutMs = 2000;                               // default per run
+    int maxTimeoutMs = 10000;
+    double cpus = 0.5;
+    uint64_t memoryBytes = 256ull << 20;
+    int pidsMax = 50;
+    uint64_t tmpBytes = 64ull << 20;
+    unsigned uid = 1000, gid = 1000;
+    int queueTimeoutMs = 5000;   // a request that waited longer for a worker gets 503 overloaded
+    int graceMs = 15000;         // shutdown: how long in-flight runs may finish
+    std::string cgroupBackend;   // "", "v1", "v2" (tests)
+    std::string configFile;
+};
+
+// Parses `serve` options (argv after the command). Errors are kConfig with
+// the option at fault.
+Result<Settings> parseSettings(const std::vector<std::string>& args);
+
+// The help text of every option.
+std::string settingsHelp();
+
+// The directory of the running binary's repository/installation, to find
+// seccomp-profiles/ next to it.
+std::string defaultProfilePath();
+
+}  // namespace pyexec::server

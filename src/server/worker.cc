@@ -1,0 +1,143 @@
+#include "server/worker.h"
+
+#include <signal.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <new>
+#include <string>
+
+#include "common/log.h"
+#include "http/fcgi.h"
+
+namespace pyexec::server {
+namespace {
+
+volatile sig_atomic_t gStop = 0;
+void onTerm(int) { gStop = 1; }
+
+constexpr size_t kMaxBody = 2 << 20;  // nginx's client_max_body_size
+
+double monoMs() {
+    timespec ts{};
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+http::Response errorResponse(ErrorKind kind, const Error& e, const std::string& rid) {
+    http::Response r;
+    r.status = protocol::httpStatusOf(kind);
+    r.body = protocol::buildErrorBody(e, rid);
+    if (r.status == 503) r.headers.emplace_back("Retry-After", "1");
+    return r;
+}
+
+http::Response simpleError(int status, const char* code, const std::string& message, const std::string& rid) {
+    http::Response r;
+    r.status = status;
+    r.body = protocol::buildErrorBody(code, message, rid);
+    return r;
+}
+
+http::Response handleRun(Engine& engine, const http::Request& req, protocol::RequestLog& log) {
+    if (req.method != "POST") {
+        auto r = simpleError(405, "method_not_allowed", "/run accepts POST only", req.requestId);
+        r.headers.emplace_back("Allow", "POST");
+        return r;
+    }
+    if (req.bodyTooLarge) {
+        return simpleError(413, "payload_too_large", "the request body is larger than 2 MiB", req.requestId);
+    }
+    if (req.queuedMs > engine.settings().queueTimeoutMs) {
+        Error e = makeError(ErrorKind::kOverloaded, "every worker was busy for " +
+                            std::to_string(static_cast<int>(req.queuedMs)) + " ms; retry shortly");
+        return errorResponse(e.kind, e, req.requestId);
+    }
+    auto parsed = protocol::parseRunRequest(req.body, engine.requestLimits());
+    if (!parsed) return errorResponse(parsed.error().kind, parsed.error(), req.requestId);
+    auto outcome = engine.run(parsed.value());
+    if (!outcome) {
+        log::error("request " + req.requestId + ": " + outcome.error().message);
+        return errorResponse(outcome.error().kind, outcome.error(), req.requestId);
+    }
+    auto answer = protocol::buildRunAnswer(parsed.value(), outcome.value(), req.requestId);
+    log.runStatus = answer.status;
+    log.wallMs = outcome.value().wallMs;
+    log.cpuMs = outcome.value().cpuMs;
+    log.memoryPeakBytes = outcome.value().memoryPeakBytes;
+    http::Response r;
+    r.body = std::move(answer.body);
+    return r;
+}
+
+http::Response handleHealth(Engine& engine, const http::Request& req, SharedState* shared) {
+    if (req.method != "GET" && req.method != "HEAD") {
+        auto r = simpleError(405, "method_not_allowed", "/health accepts GET and HEAD only", req.requestId);
+        r.headers.emplace_back("Allow", "GET, HEAD");
+        return r;
+    }
+    auto info = engine.health(shared->total.load(), shared->busyCount());
+    http::Response r;
+    r.status = info.healthy ? 200 : 503;
+    r.body = protocol::buildHealthBody(info, req.requestId);
+    r.omitBody = req.method == "HEAD";
+    r.headers.emplace_back("Cache-Control", "no-store");
+    return r;
+}
+
+// The whole life of a request: route, validate, run, judge, answer, log.
+void handleRequest(Engine& engine, http::Server& server, const http::Request& req, SharedState* shared) {
+    double t0 = monoMs();
+    protocol::RequestLog log;
+    log.requestId = req.requestId;
+    log.method = req.method;
+    log.path = req.path;
+    http::Response r;
+    if (req.path == "/run") {
+        r = handleRun(engine, req, log);
+    } else if (req.path == "/health") {
+        r = handleHealth(engine, req, shared);
+    } else {
+        r = simpleError(404, "not_found", "no such path; use POST /run or GET /health", req.requestId);
+    }
+    r.headers.emplace_back("X-Request-Id", req.requestId);
+    server.respond(r);
+    log.httpStatus = r.status;
+    if (log.wallMs < 0) log.wallMs = monoMs() - t0;
+    log::line(protocol::buildLogLine(log));
+}
+
+}  // namespace
+
+SharedState* mapSharedState() {
+    void* p = ::mmap(nullptr, sizeof(SharedState), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return nullptr;
+    return new (p) SharedState();
+}
+
+void workerMain(Engine& engine, int listenFd, SharedState* shared, int slot) {
+    struct sigaction sa{};
+    sa.sa_handler = onTerm;  // no SA_RESTART: a blocked accept returns at once
+    sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGINT, &sa, nullptr);
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t all;
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, nullptr);
+    http::Server server(listenFd);
+    http::Request req;
+    while (!gStop) {
+        if (!server.accept(&req, kMaxBody)) {  // interrupted (gStop decides) or a failed accept
+            if (!gStop) ::usleep(10000);
+            continue;
+        }
+        shared->busy[slot].store(1);
+        handleRequest(engine, server, req, shared);
+        shared->busy[slot].store(0);
+    }
+    ::_exit(0);
+}
+
+}  // namespace pyexec::server

@@ -1,0 +1,26 @@
+"""Runs a Python unittest suite and ends with one line
+"<suite>: N passed, N failed, N skipped" that tests/run_all.sh adds up.
+A skip must say why (unittest prints the reason) and is counted."""
+import sys
+import unittest
+
+
+class _Result(unittest.TextTestResult):
+    pass
+
+
+def main(suite_name, module_globals):
+    loader = unittest.TestLoader()
+    suite = unittest.TestSuite()
+    for obj in list(module_globals.values()):
+        if isinstance(obj, type) and issubclass(obj, unittest.TestCase):
+            suite.addTests(loader.loadTestsFromTestCase(obj))
+    runner = unittest.TextTestRunner(verbosity=2, stream=sys.stdout, resultclass=_Result)
+    result = runner.run(suite)
+    failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
+    skipped = len(result.skipped)
+    passed = result.testsRun - failed - skipped
+    for test, reason in result.skipped:
+        print(f"SKIP {test.id()}: {reason}")
+    print(f"{suite_name}: {passed} passed, {failed} failed, {skipped} skipped")
+    sys.exit(1 if failed else 0)

@@ -1,0 +1,102 @@
+"""Starts a real pyexecd and a real nginx on a free loopback port for a test
+suite, and stops both by pid afterwards (never by name)."""
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.path.abspath(os.environ.get("BUILD", os.path.join(ROOT, "build")))
+PYEXECD = os.path.join(BUILD, "pyexecd")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Service:
+    def __init__(self, workers=2, extra_args=(), rate_limit=False):
+        self.port = free_port()
+        self.state = tempfile.mkdtemp(prefix="pyexec-test-", dir="/run")
+        os.chmod(self.state, 0o755)
+        self.socket = os.path.join(self.state, "pyexecd.sock")
+        self.prefix = os.path.join(self.state, "nginx")
+        self.log_path = os.path.join(self.state, "pyexecd.log")
+        user = subprocess.check_output(
+            [os.path.join(ROOT, "tools", "nginx-conf.sh"), self.prefix, str(self.port), self.socket,
+             "on" if rate_limit else "off"], text=True).strip()
+        group = subprocess.check_output(["id", "-gn", user], text=True).strip()
+        self.log = open(self.log_path, "wb")
+        self.pyexecd = subprocess.Popen(
+            [PYEXECD, "serve", "--listen", self.socket, "--socket-group", group, "--state-dir", self.state,
+             "--workers", str(workers), *extra_args],
+            stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, "PYEXEC_TEST_SECRET": "s3cr3t-do-not-leak"})
+        self._wait(lambda: os.path.exists(self.socket), "pyexecd socket")
+        self.nginx = subprocess.Popen(["nginx", "-p", self.prefix, "-c", os.path.join(self.prefix, "nginx.conf"),
+                                       "-e", "stderr"], stdout=self.log, stderr=subprocess.STDOUT)
+        self._wait(self._port_open, "nginx port")
+
+    def _port_open(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+            return True
+        except OSError:
+            return False
+
+    def _wait(self, ready, what, seconds=20):
+        deadline = time.time() + seconds
+        while time.time() < deadline:
+            if ready():
+                return
+            if self.pyexecd.poll() is not None:
+                raise RuntimeError(f"pyexecd exited: {self.logs()}")
+            time.sleep(0.05)
+        raise RuntimeError(f"{what} not ready after {seconds}s: {self.logs()}")
+
+    def logs(self):
+        self.log.flush()
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")[-4000:]
+
+    def request(self, method, path, body=None, headers=None, timeout=60):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body)
+        if isinstance(body, str):
+            body = body.encode()
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        data = resp.read()
+        conn.close()
+        return resp.status, dict(resp.getheaders()), data
+
+    def run(self, code, tests=None, **fields):
+        body = {"code": code, **fields}
+        if tests is not None:
+            body["tests"] = tests
+        status, headers, data = self.request("POST", "/run", body)
+        return status, json.loads(data) if data else None
+
+    def worker_pids(self):
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.pyexecd.pid)], capture_output=True, text=True)
+        return [int(p) for p in out.stdout.split()]
+
+    def stop(self):
+        for proc in (self.nginx, self.pyexecd):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in (self.nginx, self.pyexecd):
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.log.close()
+        shutil.rmtree(self.state, ignore_errors=True)

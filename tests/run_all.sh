@@ -1,0 +1,51 @@
+#!/bin/bash
+# Runs every suite (unit, harness, end-to-end, security) and ends with one
+# line "N passed, N failed" (", N skipped" when any suite skipped a test).
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+PYTHON=${PYTHON:-/usr/bin/python3}
+export BUILD PYTHON
+passed=0 failed=0 skipped=0
+log=$(mktemp)
+
+count() {  # adds the "N passed, N failed[, N skipped]" line of a suite's output
+  local line p f s
+  line=$(grep -E '^[a-z0-9_-]+: [0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+  if [ -z "$line" ]; then echo "!! $1 printed no result line"; failed=$((failed + 1)); return; fi
+  p=$(sed -E 's/.*: ([0-9]+) passed.*/\1/' <<<"$line")
+  f=$(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$line")
+  s=$(grep -oE '[0-9]+ skipped' <<<"$line" | grep -oE '[0-9]+' || echo 0)
+  passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+}
+
+suite() {  # suite NAME COMMAND...
+  local name=$1; shift
+  echo "=== $name"
+  "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  count "$name"
+  if [ "$rc" -ne 0 ] && ! grep -qE '^[a-z0-9_-]+: [0-9]+ passed, [1-9][0-9]* failed' "$log"; then
+    echo "!! $name exited with $rc"; failed=$((failed + 1))
+  fi
+}
+
+
+echo "=== unit"
+"$BUILD/unit_tests" 2>&1 | tee "$log"
+ran=$(grep -oE '[0-9]+ ran' "$log" | tail -n1 | grep -oE '[0-9]+' || echo 0)
+fails=$(grep -oE '^Errors \([0-9]+ failures' "$log" | grep -oE '[0-9]+' || echo 0)
+if [ "$ran" -eq 0 ]; then echo "!! unit tests did not run"; failed=$((failed + 1)); fi
+passed=$((passed + ran - fails)) failed=$((failed + fails))
+
+for t in tests/harness/test_*.py tests/e2e/test_*.py tests/security/test_*.py; do
+  [ -f "$t" ] || continue
+  suite "$t" "$PYTHON" "$t"
+done
+rm -f "$log"
+if [ "$skipped" -gt 0 ]; then
+  echo "$passed passed, $failed failed, $skipped skipped"
+else
+  echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]

@@ -1,0 +1,4 @@
+// CppUTest entry point for the unit suite.
+#include <CppUTest/CommandLineTestRunner.h>
+
+int main(int argc, char** argv) { return CommandLineTestRunner::RunAllTests(argc, argv); }

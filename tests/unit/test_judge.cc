@@ -1,0 +1,546 @@
+// Unit tests of the test verdicts (src/protocol/judge.cc), the observation
+// records they read (observations.cc), output normalisation and UTF-8 repair
+// (text.cc), and JSON equality (SPEC §3, S7).
+#include <string>
+#include <vector>
+
+#include "protocol/json_value.h"
+#include "protocol/rapidjson_config.h"
+#include "protocol/request.h"
+#include "protocol/response.h"
+
+// CppUTest last: its leak-detector macros redefine `new`.
+#include <CppUTest/TestHarness.h>
+
+using namespace pyexec;
+using namespace pyexec::protocol;
+
+namespace {
+
+const std::string kFinished = R"J({"event": "finished", "exitCode": 0, "syntaxError": false, "error": null})J" "\n";
+const std::string kEnd = R"J({"event": "end"})J" "\n";
+const std::string kFffd = "\xEF\xBF\xBD";
+
+RunRequest requestWith(const std::string& tests) {
+    Result<RunRequest> r = parseRunRequest(R"J({"code": "pass", "tests": [)J" + tests + "]}", RequestLimits{});
+    CHECK_TEXT(r.ok(), r.ok() ? "" : r.error().message.c_str());
+    return r.value();
+}
+
+RunOutcome finishedRun(const std::string& out, const std::string& records) {
+    RunOutcome o;
+    o.out = out;
+    o.exitCode = 0;
+    o.observations = records;
+    return o;
+}
+
+// Judges one test against a run that printed `out` and reported `records`.
+TestVerdict judgeOne(const std::string& test, const std::string& out, const std::string& records) {
+    std::vector<TestVerdict> v = judgeTests(requestWith(test), finishedRun(out, records));
+    CHECK_EQUAL(1u, v.size());
+    return v[0];
+}
+
+TestVerdict judgeRecord(const std::string& test, const std::string& record) {
+    return judgeOne(test, "", kFinished + record + "\n" + kEnd);
+}
+
+void checkVerdict(const TestVerdict& v, bool passed, const std::string& actualJson, const std::string& message = "") {
+    CHECK_EQUAL(passed, v.passed);
+    STRCMP_EQUAL(actualJson.c_str(), v.actualJson.c_str());
+    STRCMP_EQUAL(message.c_str(), v.message.c_str());
+}
+
+}  // namespace
+
+TEST_GROUP(Normalise){};
+
+TEST(Normalise, TrailingNewlineGoes) { STRCMP_EQUAL("Hello, World!", normaliseOutput("Hello, World!\n").c_str()); }
+
+TEST(Normalise, CrlfBecomesLf) { STRCMP_EQUAL("a\nb", normaliseOutput("a\r\nb\r\n").c_str()); }
+
+TEST(Normalise, TrailingSpacesOfEveryLineGo) {
+    STRCMP_EQUAL("a\n  b\nc", normaliseOutput("a   \n  b\t\nc \r\n").c_str());
+}
+
+TEST(Normalise, LeadingAndTrailingBlankLinesGo) {
+    STRCMP_EQUAL("  x\n\ny", normaliseOutput("\n   \n\t\n  x\n\ny\n\n  \n").c_str());
+}
+
+TEST(Normalise, InnerBlankLinesAndLeadingSpacesStay) {
+    STRCMP_EQUAL("a\n\n\nb", normaliseOutput("a\n\n\nb").c_str());
+    STRCMP_EQUAL("   indented", normaliseOutput("   indented").c_str());
+}
+
+TEST(Normalise, EmptyAndBlank) {
+    STRCMP_EQUAL("", normaliseOutput("").c_str());
+    STRCMP_EQUAL("", normaliseOutput("\n\n \r\n\t").c_str());
+}
+
+TEST(Normalise, LoneCrInsideALineStays) { STRCMP_EQUAL("a\rb", normaliseOutput("a\rb\n").c_str()); }
+
+TEST_GROUP(Utf8){};
+
+TEST(Utf8, ValidTextIsUnchanged) {
+    const char* valid[] = {"", "plain ascii", "caf\xC3\xA9", "\xE2\x82\xAC 5", "\xF0\x9F\x98\x80 emoji",
+                           "\xF4\x8F\xBF\xBF", "\xEF\xBF\xBD"};
+    for (const char* text : valid) STRCMP_EQUAL(text, sanitiseUtf8(text).c_str());
+}
+
+TEST(Utf8, NulBytesAreKept) {
+    std::string text("a\0b", 3);
+    CHECK(sanitiseUtf8(text) == text);
+}
+
+TEST(Utf8, OverlongFormsAreReplacedBytewise) {
+    STRCMP_EQUAL((kFffd + kFffd).c_str(), sanitiseUtf8("\xC0\xAF").c_str());
+    STRCMP_EQUAL((kFffd + kFffd + kFffd).c_str(), sanitiseUtf8("\xE0\x80\xAF").c_str());
+    STRCMP_EQUAL((kFffd + kFffd + kFffd + kFffd).c_str(), sanitiseUtf8("\xF0\x80\x80\xAF").c_str());
+}
+
+TEST(Utf8, SurrogatesAreReplaced) {
+    STRCMP_EQUAL(("a" + kFffd + kFffd + kFffd + "b").c_str(), sanitiseUtf8("a\xED\xA0\x80" "b").c_str());
+    STRCMP_EQUAL((kFffd + kFffd + kFffd).c_str(), sanitiseUtf8("\xED\xBF\xBF").c_str());
+    STRCMP_EQUAL("\xED\x9F\xBF", sanitiseUtf8("\xED\x9F\xBF").c_str());  // U+D7FF is fine
+}
+
+TEST(Utf8, TruncatedSequenceIsOneReplacement) {
+    STRCMP_EQUAL(("x" + kFffd).c_str(), sanitiseUtf8("x\xE2\x82").c_str());
+    STRCMP_EQUAL((kFffd + "A").c_str(), sanitiseUtf8("\xE2\x82" "A").c_str());
+    STRCMP_EQUAL((kFffd + "!").c_str(), sanitiseUtf8("\xF0\x9F\x98!").c_str());
+}
+
+TEST(Utf8, BytesThatNeverStartACharacter) {
+    STRCMP_EQUAL((kFffd + kFffd + kFffd + kFffd).c_str(), sanitiseUtf8("\x80\xBF\xFE\xFF").c_str());
+    STRCMP_EQUAL((kFffd + "x").c_str(), sanitiseUtf8("\xF5x").c_str());
+    // Past U+10FFFF.
+    STRCMP_EQUAL((kFffd + kFffd + kFffd + kFffd).c_str(), sanitiseUtf8("\xF4\x90\x80\x80").c_str());
+}
+
+TEST(Utf8, JsonStringEscapesAndRepairs) {
+    STRCMP_EQUAL(R"J("a\"b\\c\n\t\u0001")J", jsonString("a\"b\\c\n\t\x01").c_str());
+    STRCMP_EQUAL(("\"" + kFffd + "\"").c_str(), jsonString("\xFF").c_str());
+    STRCMP_EQUAL("\"\\u0000\"", jsonString(std::string(1, '\0')).c_str());
+}
+
+TEST_GROUP(JsonEqual) {
+    void setup() override { detail::gRapidjsonAssertFailures = 0; }
+    void teardown() override { CHECK_EQUAL(0ul, detail::gRapidjsonAssertFailures); }
+};
+
+TEST(JsonEqual, NumbersCompareNumerically) {
+    CHECK(jsonEqual("3", "3.0", std::nullopt));
+    CHECK(jsonEqual("3.0", "3", std::nullopt));
+    CHECK(jsonEqual("100", "1e2", std::nullopt));
+    CHECK(jsonEqual("-0", "0", std::nullopt));
+    CHECK(jsonEqual("0.0", "-0.0", std::nullopt));
+    CHECK(jsonEqual("0.5", "5e-1", std::nullopt));
+    CHECK_FALSE(jsonEqual("3", "3.5", std::nullopt));
+    CHECK_FALSE(jsonEqual("0.3", "0.30000000000000004", std::nullopt));
+    CHECK_FALSE(jsonEqual("1", "-1", std::nullopt));
+}
+
+TEST(JsonEqual, BigIntegersCompareExactly) {
+    CHECK(jsonEqual("123456789012345678901234567890", "123456789012345678901234567890", std::nullopt));
+    CHECK_FALSE(jsonEqual("123456789012345678901234567890", "123456789012345678901234567891", std::nullopt));
+    CHECK(jsonEqual("9223372036854775807", "9223372036854775807", std::nullopt));
+    CHECK_FALSE(jsonEqual("18446744073709551616", "18446744073709551617", std::nullopt));
+}
+
+TEST(JsonEqual, IntAgainstFloatIsExactAsInPython) {
+    CHECK(jsonEqual("9007199254740992", "9007199254740992.0", std::nullopt));
+    CHECK_FALSE(jsonEqual("9007199254740993", "9007199254740992.0", std::nullopt));
+    CHECK(jsonEqual("1e30", "1000000000000000019884624838656", std::nullopt));
+    CHECK_FALSE(jsonEqual("1e30", "1000000000000000000000000000000", std::nullopt));
+}
+
+TEST(JsonEqual, ToleranceAppliesToNumbers) {
+    CHECK(jsonEqual("0.3", "0.30000000000000004", 1e-9));
+    CHECK(jsonEqual("3.14", "3.14159", 0.01));
+    CHECK_FALSE(jsonEqual("3.14", "3.15159", 0.01));
+    CHECK(jsonEqual("10", "10.5", 0.5));
+    CHECK(jsonEqual("1", "1", 0.0));
+    CHECK_FALSE(jsonEqual("1", "1.0000001", 0.0));
+}
+
+TEST(JsonEqual, ToleranceAppliesAtAnyDepth) {
+    CHECK(jsonEqual(R"J([1.0, {"a": [2.0]}])J", R"J([1.0004, {"a": [1.9996]}])J", 1e-3));
+    CHECK_FALSE(jsonEqual(R"J([1.0, {"a": [2.0]}])J", R"J([1.0004, {"a": [1.99]}])J", 1e-3));
+}
+
+TEST(JsonEqual, ToleranceDoesNotMixTypes) {
+    CHECK_FALSE(jsonEqual("\"1\"", "1", 10.0));
+    CHECK_FALSE(jsonEqual("true", "1", 10.0));
+    CHECK_FALSE(jsonEqual("null", "0", 10.0));
+}
+
+TEST(JsonEqual, BooleansOnlyEqualBooleans) {
+    CHECK(jsonEqual("true", "true", std::nullopt));
+    CHECK(jsonEqual("false", "false", std::nullopt));
+    CHECK_FALSE(jsonEqual("true", "false", std::nullopt));
+    CHECK_FALSE(jsonEqual("true", "1", std::nullopt));
+    CHECK_FALSE(jsonEqual("0", "false", std::nullopt));
+    CHECK_FALSE(jsonEqual("false", "null", std::nullopt));
+}
+
+TEST(JsonEqual, NullAndStrings) {
+    CHECK(jsonEqual("null", "null", std::nullopt));
+    CHECK_FALSE(jsonEqual("null", "\"\"", std::nullopt));
+    CHECK(jsonEqual("\"abc\"", "\"abc\"", std::nullopt));
+    CHECK_FALSE(jsonEqual("\"abc\"", "\"ABC\"", std::nullopt));
+    CHECK_FALSE(jsonEqual("\"abc\"", "\"abc \"", std::nullopt));
+    CHECK(jsonEqual("\"\\u00e9\"", "\"\xC3\xA9\"", std::nullopt));
+    CHECK_FALSE(jsonEqual("\"3\"", "3", std::nullopt));
+}
+
+TEST(JsonEqual, NanAndInfinityStringsAreJustStrings) {
+    CHECK(jsonEqual("\"NaN\"", "\"NaN\"", std::nullopt));
+    CHECK(jsonEqual("\"Infinity\"", "\"Infinity\"", std::nullopt));
+    CHECK_FALSE(jsonEqual("\"Infinity\"", "\"-Infinity\"", std::nullopt));
+    CHECK_FALSE(jsonEqual("\"NaN\"", "0", 1e9));
+}
+
+TEST(JsonEqual, ArraysElementWise) {
+    CHECK(jsonEqual("[1, 2, [3]]", "[1.0, 2, [3]]", std::nullopt));
+    CHECK_FALSE(jsonEqual("[1, 2]", "[2, 1]", std::nullopt));
+    CHECK_FALSE(jsonEqual("[1, 2]", "[1, 2, 3]", std::nullopt));
+    CHECK_FALSE(jsonEqual("[]", "{}", std::nullopt));
+    CHECK(jsonEqual("[]", "[]", std::nullopt));
+}
+
+TEST(JsonEqual, ObjectsKeyWise) {
+    CHECK(jsonEqual(R"J({"a": 1, "b": [true]})J", R"J({"b": [true], "a": 1.0})J", std::nullopt));
+    CHECK_FALSE(jsonEqual(R"J({"a": 1})J", R"J({"a": 1, "b": 2})J", std::nullopt));
+    CHECK_FALSE(jsonEqual(R"J({"a": 1, "b": 2})J", R"J({"a": 1})J", std::nullopt));
+    CHECK_FALSE(jsonEqual(R"J({"a": 1})J", R"J({"A": 1})J", std::nullopt));
+    CHECK(jsonEqual("{}", "{}", std::nullopt));
+}
+
+TEST(JsonEqual, RepeatedKeysKeepTheLast) {
+    CHECK(jsonEqual(R"J({"a": 1, "a": 2})J", R"J({"a": 2})J", std::nullopt));
+}
+
+TEST(JsonEqual, UnparsableSidesAreNeverEqual) {
+    CHECK_FALSE(jsonEqual("", "", std::nullopt));
+    CHECK_FALSE(jsonEqual("[1", "[1", std::nullopt));
+    CHECK_FALSE(jsonEqual("NaN", "NaN", std::nullopt));
+    std::string deep = std::string(500, '[') + std::string(500, ']');
+    CHECK_FALSE(jsonEqual(deep, deep, std::nullopt));
+}
+
+// ---- verdicts -------------------------------------------------------------------
+
+TEST_GROUP(Judge) {
+    void setup() override { detail::gRapidjsonAssertFailures = 0; }
+    void teardown() override { CHECK_EQUAL(0ul, detail::gRapidjsonAssertFailures); }
+};
+
+TEST(Judge, OutputPassesOnNormalisedStdout) {
+    TestVerdict v = judgeOne(R"J({"type": "output", "expected": "Hello, World!"})J", "Hello, World!  \r\n\n", kFinished);
+    checkVerdict(v, true, "\"Hello, World!\"");
+    STRCMP_EQUAL("\"Hello, World!\"", v.expectedJson.c_str());
+}
+
+TEST(Judge, OutputNormalisesExpectedToo) {
+    checkVerdict(judgeOne(R"J({"type": "output", "expected": "\na\r\nb  \n"})J", "a\nb", kFinished), true, "\"a\\nb\"");
+}
+
+TEST(Judge, OutputFailsOnADifference) {
+    checkVerdict(judgeOne(R"J({"type": "output", "expected": "hello"})J", "Hello\n", kFinished), false, "\"Hello\"");
+    checkVerdict(judgeOne(R"J({"type": "output", "expected": "a b"})J", "a  b\n", kFinished), false, "\"a  b\"");
+    checkVerdict(judgeOne(R"J({"type": "output", "expected": "  x"})J", "x", kFinished), false, "\"x\"");
+}
+
+TEST(Judge, OutputComparesSanitisedStdout) {
+    TestVerdict v = judgeOne(R"J({"type": "output", "expected": "a\ufffdb"})J", "a\xFF" "b\n", kFinished);
+    checkVerdict(v, true, "\"a" + kFffd + "b\"");
+}
+
+TEST(Judge, OutputNeedsNoObservationRecords) {
+    checkVerdict(judgeOne(R"J({"type": "output", "expected": "1"})J", "1\n", ""), true, "\"1\"");
+}
+
+TEST(Judge, StdoutLineFormMatchesATrimmedLine) {
+    const char* test = R"J({"type": "function_call", "expected": " 42 "})J";
+    checkVerdict(judgeOne(test, "start\n  42\t\r\nend\n", kFinished), true, "\"42\"");
+    checkVerdict(judgeOne(test, "start\n420\nend\n", kFinished), false, "\"start\\n420\\nend\"");
+    checkVerdict(judgeOne(test, "", kFinished), false, "\"\"");
+}
+
+TEST(Judge, VariableExists) {
+    const char* test = R"J({"type": "variable_exists", "name": "x"})J";
+    TestVerdict yes = judgeRecord(test, R"J({"i": 0, "exists": true, "type": "int", "value": 5, "len": null})J");
+    checkVerdict(yes, true, "true");
+    STRCMP_EQUAL("true", yes.expectedJson.c_str());
+    checkVerdict(judgeRecord(test, R"J({"i": 0, "exists": false})J"), false, "false", "variable 'x' is not defined");
+}
+
+TEST(Judge, VariableType) {
+    const char* test = R"J({"type": "variable_type", "name": "x", "expected": "float"})J";
+    checkVerdict(judgeRecord(test, R"J({"i": 0, "exists": true, "type": "float", "value": 1.5})J"), true, "\"float\"");
+    checkVerdict(judgeRecord(test, R"J({"i": 0, "exists": true, "type": "int", "value": 1})J"), false, "\"int\"");
+    checkVerdict(judgeRecord(test, R"J({"i": 0, "exists": false})J"), false, "null", "variable 'x' is not defined");
+}
+
+TEST(Judge, VariableValue) {
+    const char* test = R"J({"type": "variable_value", "name": "total", "expected": [1, 2.0, "a", null]})J";
+    checkVerdict(judgeRecord(test, R"J({"i": 0, "exists": true, "type": "list", "value": [1.0, 2, "a", null], "len": 4})J"),
+                 true, R"J([1.0,2,"a",null])J");
+    checkVerdict(judgeRecord(test, R"J({"i": 0, "exists": true, "type": "list", "value": [1, 2, "b", null], "len": 4})J"),
+                 false, R"J([1,2,"b",null])J");
+    checkVerdict(judgeRecord(test, R"J({"i": 0, "exists": false})J"), false, "null", "variable 'total' is not defined");
+}
+
+TEST(Judge, VariableValueWithTolerance) {
+    const char* test = R"J({"type": "variable_value", "name": "pi", "expected": 3.14, "tolerance": 0.01})J";
+    checkVerdict(judgeRecord(test, R"J({"i": 0, "exists": true, "type": "float", "value": 3.14159})J"), true, "3.14159");
+    checkVerdict(judgeRecord(test, R"J({"i": 0, "exists": true, "type": "float", "value": 3.16})J"), false, "3.16");
+}
+
+TEST(Judge, VariableValueBigIntEchoesExactly) {
+    const char* test = R"J({"type": "variable_value", "name": "f", "expected": 15511210043330985984000000})J";
+    checkVerdict(judgeRecord(test, R"J({"i": 0, "exists": true, "type": "int", "value": 15511210043330985984000000})J"),
+                 true, "15511210043330985984000000");
+    checkVerdict(judgeRecord(test, R"J({"i": 0, "exists": true, "type": "int", "value": 15511210043330985984000001})J"),
+                 false, "15511210043330985984000001");
+}
+
+TEST(Judge, VariableValueBoolIsNotAnInt) {
+    const char* test = R"J({"type": "variable_value", "name": "x", "expected": 1})J";
+    checkVerdict(judgeRecord(test, R"J({"i": 0, "exists": true, "type": "bool", "value": true})J"), false, "true");
+}
+
+TEST(Judge, ReprValuesEqualOnlyTheirReprString) {
+    const char* test = R"J({"type": "variable_value", "name": "p", "expected": "Point(1, 2)"})J";
+    checkVerdict(judgeRecord(test, R"J({"i": 0, "exists": true, "type": "Point", "value": "Point(1, 2)"})J"), true,
+                 "\"Point(1, 2)\"");
+}
+
+TEST(Judge, ListContains) {
+    const char* test = R"J({"type": "list_contains", "name": "xs", "expected": [1, "a"]})J";
+    checkVerdict(judgeRecord(test, R"J({"i": 0, "exists": true, "type": "list", "value": [0, [1.0, "a"]], "len": 2})J"),
+                 true, R"J([0,[1.0,"a"]])J");
+    checkVerdict(judgeRecord(test, R"J({"i": 0, "exists": true, "type": "tuple", "value": [[1, "b"]], "len": 1})J"),
+                 false, R"J([[1,"b"]])J");
+    checkVerdict(judgeRecord(test, R"J({"i": 0, "exists": true, "type": "list", "value": [], "len": 0})J"), false, "[]");
+}
+
+TEST(Judge, ListContainsAcceptsSetsAndFrozensets) {
+    const char* test = R"J({"type": "list_contains", "name": "s", "expected": 3})J";
+    checkVerdict(judgeRecord(test, R"J({"i": 0, "exists": true, "type": "set", "value": [1, 2, 3], "len": 3})J"), true,
+                 "[1,2,3]");
+    checkVerdict(judgeRecord(test, R"J({"i": 0, "exists": true, "type": "frozenset", "value": [3.0], "len": 1})J"),
+                 true, "[3.0]");
+}
+
+TEST(Judge, ListContainsRejectsOtherTypes) {
+    const char* test = R"J({"type": "list_contains", "name": "x", "expected": "a"})J";
+    checkVerdict(judgeRecord(test, R"J({"i": 0, "exists": true, "type": "int", "value": 5})J"), false, "5",
+                 "'x' is an int, not a list, tuple or set");
+    checkVerdict(judgeRecord(test, R"J({"i": 0, "exists": true, "type": "str", "value": "abc", "len": 3})J"), false,
+                 "\"abc\"", "'x' is a str, not a list, tuple or set");
+    checkVerdict(judgeRecord(test, R"J({"i": 0, "exists": true, "type": "dict", "value": {"a": 1}, "len": 1})J"), false,
+                 R"J({"a":1})J", "'x' is a dict, not a list, tuple or set");
+    checkVerdict(judgeRecord(test, R"J({"i": 0, "exists": false})J"), false, "null", "variable 'x' is not defined");
+}
+
+TEST(Judge, ListContainsOnAnUnreportableList) {
+    const char* test = R"J({"type": "list_contains", "name": "big", "expected": 1})J";
+    TestVerdict v = judgeRecord(test, R"J({"i": 0, "exists": true, "type": "list", "value": "[1, 2, ...]", "len": 200000})J");
+    CHECK_FALSE(v.passed);
+    CHECK(v.message.find("could not be reported") != std::string::npos);
+}
+
+TEST(Judge, ListLength) {
+    const char* test = R"J({"type": "list_length", "name": "xs", "expected": 3})J";
+    checkVerdict(judgeRecord(test, R"J({"i": 0, "exists": true, "type": "list", "value": [1, 2, 3], "len": 3})J"), true, "3");
+    checkVerdict(judgeRecord(test, R"J({"i": 0, "exists": true, "type": "str", "value": "ab", "len": 2})J"), false, "2");
+    checkVerdict(judgeRecord(test, R"J({"i": 0, "exists": true, "type": "int", "value": 7, "len": null})J"), false,
+                 "null", "'xs' has no length: it is an int");
+    checkVerdict(judgeRecord(test, R"J({"i": 0, "exists": false})J"), false, "null", "variable 'xs' is not defined");
+}
+
+TEST(Judge, FunctionCallReturnValue) {
+    const char* test = R"J({"type": "function_call", "function": "add", "args": [1, 2], "expected": 3})J";
+    checkVerdict(judgeRecord(test, R"J({"i": 0, "ok": true, "type": "int", "value": 3})J"), true, "3");
+    checkVerdict(judgeRecord(test, R"J({"i": 0, "ok": true, "type": "float", "value": 3.0})J"), true, "3.0");
+    checkVerdict(judgeRecord(test, R"J({"i": 0, "ok": true, "type": "str", "value": "3"})J"), false, "\"3\"");
+}
+
+TEST(Judge, FunctionCallWithToleranceAndNone) {
+    checkVerdict(judgeRecord(R"J({"type": "function_call", "function": "f", "expected": 0.5, "tolerance": 0.1})J",
+                             R"J({"i": 0, "ok": true, "type": "float", "value": 0.45})J"),
+                 true, "0.45");
+    checkVerdict(judgeRecord(R"J({"type": "function_call", "function": "f", "expected": null})J",
+                             R"J({"i": 0, "ok": true, "type": "NoneType", "value": null})J"),
+                 true, "null");
+}
+
+TEST(Judge, FunctionCallException) {
+    const char* test = R"J({"type": "function_call", "function": "add", "args": [1], "expected": 3})J";
+    TestVerdict v = judgeRecord(
+        test, R"J({"i": 0, "ok": false, "error": "TypeError: add() missing 1 required positional argument: 'b'"})J");
+    checkVerdict(v, false, R"J("TypeError: add() missing 1 required positional argument: 'b'")J",
+                 "calling 'add' raised an exception");
+}
+
+TEST(Judge, FunctionCallOnAMissingFunction) {
+    const char* test = R"J({"type": "function_call", "function": "add", "expected": 3})J";
+    TestVerdict v = judgeRecord(test, R"J({"i": 0, "ok": false, "error": "NameError: name 'add' is not defined"})J");
+    checkVerdict(v, false, "\"NameError: name 'add' is not defined\"", "function 'add' is not defined");
+}
+
+TEST(Judge, ExceptionStringCannotPassAStringExpectation) {
+    // A program cannot make a failing call pass by raising with the right text.
+    const char* test = R"J({"type": "function_call", "function": "f", "expected": "ValueError: x"})J";
+    CHECK_FALSE(judgeRecord(test, R"J({"i": 0, "ok": false, "error": "ValueError: x"})J").passed);
+}
+
+TEST(Judge, ExpectedIsEchoedForEveryTest) {
+    RunRequest request = requestWith(R"J({"type": "output", "expected": "x"},
+        {"type": "variable_value", "name": "v", "expected": {"k": [1.50]}},
+        {"type": "list_length", "name": "v", "expected": 2})J");
+    std::vector<TestVerdict> v = judgeTests(request, finishedRun("", ""));
+    CHECK_EQUAL(3u, v.size());
+    STRCMP_EQUAL("\"x\"", v[0].expectedJson.c_str());
+    STRCMP_EQUAL(R"J({"k":[1.50]})J", v[1].expectedJson.c_str());
+    STRCMP_EQUAL("2", v[2].expectedJson.c_str());
+}
+
+// ---- missing, garbled and forged records ---------------------------------------------
+
+TEST(Judge, TimeoutBeforeTheProgramEnded) {
+    RunOutcome o = finishedRun("partial", "");
+    o.timedOut = true;
+    o.signal = 9;
+    o.exitCode = -1;
+    std::vector<TestVerdict> v = judgeTests(requestWith(R"J({"type": "variable_exists", "name": "x"},
+        {"type": "function_call", "function": "f", "expected": 1})J"), o);
+    checkVerdict(v[0], false, "null", "program did not finish");
+    checkVerdict(v[1], false, "null", "program did not finish");
+}
+
+TEST(Judge, KilledOrOutOfMemoryBeforeTheProgramEnded) {
+    RunOutcome killed = finishedRun("", "");
+    killed.signal = 11;
+    killed.exitCode = -1;
+    checkVerdict(judgeTests(requestWith(R"J({"type": "variable_exists", "name": "x"})J"), killed)[0], false, "null",
+                 "program did not finish");
+    RunOutcome oom = finishedRun("", "");
+    oom.memoryExceeded = true;
+    checkVerdict(judgeTests(requestWith(R"J({"type": "variable_exists", "name": "x"})J"), oom)[0], false, "null",
+                 "program did not finish");
+}
+
+TEST(Judge, TimeoutWhileObserving) {
+    // The program ended, then a called function looped until the time limit.
+    RunOutcome o = finishedRun("", kFinished + R"J({"i": 0, "exists": true, "type": "int", "value": 1})J" "\n");
+    o.timedOut = true;
+    o.signal = 9;
+    std::vector<TestVerdict> v = judgeTests(requestWith(R"J({"type": "variable_value", "name": "x", "expected": 1},
+        {"type": "function_call", "function": "spin", "expected": 1})J"), o);
+    checkVerdict(v[0], true, "1");
+    CHECK_FALSE(v[1].passed);
+    CHECK(v[1].message.find("timed out") != std::string::npos);
+}
+
+TEST(Judge, NoRecordsAfterANormalExit) {
+    TestVerdict v = judgeOne(R"J({"type": "variable_exists", "name": "x"})J", "", "");
+    checkVerdict(v, false, "null", "observations unavailable");
+}
+
+TEST(Judge, TruncatedRecords) {
+    RunOutcome o = finishedRun("", kFinished + R"J({"i": 0, "exists": true, "type": "list", "value": [1, 2,)J");
+    o.observationsTruncated = true;
+    TestVerdict v = judgeTests(requestWith(R"J({"type": "list_length", "name": "x", "expected": 2})J"), o)[0];
+    CHECK_FALSE(v.passed);
+    STRCMP_EQUAL("observations unavailable: they exceeded their size limit", v.message.c_str());
+}
+
+TEST(Judge, SyntaxErrorFailsEveryObservationTest) {
+    std::string records = R"J({"event": "finished", "exitCode": 1, "syntaxError": true, "error": "SyntaxError: invalid syntax (line 1)"})J"
+                          "\n" R"J({"i": 0, "exists": false})J" "\n";
+    TestVerdict v = judgeOne(R"J({"type": "variable_exists", "name": "x"})J", "", records);
+    checkVerdict(v, false, "null", "the program has a syntax error, so it did not run");
+}
+
+TEST(Judge, GarbageLinesAreIgnored) {
+    std::string records = "garbage\n{\"i\": 0, \"exists\"\n\xFF\xFE\n[1,2]\n\"str\"\n\n   \n" + kFinished +
+                          "not json either\n" + R"J({"i": 0, "exists": true, "type": "int", "value": 5})J" "\n" + kEnd;
+    checkVerdict(judgeOne(R"J({"type": "variable_value", "name": "x", "expected": 5})J", "", records), true, "5");
+}
+
+TEST(Judge, RecordsBeforeFinishedAreTheProgramsOwn) {
+    // The program writes a record to fd 4 while it runs; the harness's real one
+    // comes after `finished`.
+    std::string records = R"J({"i": 0, "exists": true, "type": "int", "value": 5})J" "\n" + kFinished +
+                          R"J({"i": 0, "exists": true, "type": "int", "value": 4})J" "\n" + kEnd;
+    checkVerdict(judgeOne(R"J({"type": "variable_value", "name": "x", "expected": 5})J", "", records), false, "4");
+}
+
+TEST(Judge, FirstRecordPerIndexWins) {
+    std::string records = kFinished + R"J({"i": 0, "exists": true, "type": "int", "value": 4})J" "\n" +
+                          R"J({"i": 0, "exists": true, "type": "int", "value": 5})J" "\n" + kEnd;
+    checkVerdict(judgeOne(R"J({"type": "variable_value", "name": "x", "expected": 5})J", "", records), false, "4");
+}
+
+TEST(Judge, FirstFinishedRecordWins) {
+    std::string records = kFinished +
+                          R"J({"event": "finished", "exitCode": 1, "syntaxError": true, "error": "SyntaxError: x"})J" "\n" +
+                          R"J({"i": 0, "exists": true, "type": "int", "value": 5})J" "\n";
+    checkVerdict(judgeOne(R"J({"type": "variable_value", "name": "x", "expected": 5})J", "", records), true, "5");
+}
+
+TEST(Judge, MalformedRecordsAreIgnored) {
+    std::string records = kFinished + R"J({"i": 0})J" "\n" + R"J({"i": 0, "exists": "yes"})J" "\n" +
+                          R"J({"i": 0, "exists": true})J" "\n" + R"J({"i": 0, "exists": true, "value": 5})J" "\n" +
+                          R"J({"i": 0, "exists": true, "type": 5, "value": 5})J" "\n" +
+                          R"J({"i": 0, "exists": true, "type": "list", "value": [5], "len": "1"})J" "\n" +
+                          R"J({"i": 0, "ok": true, "value": 5})J" "\n" +
+                          R"J({"i": 0, "exists": true, "type": "int", "value": 6})J" "\n";
+    checkVerdict(judgeOne(R"J({"type": "variable_value", "name": "x", "expected": 6})J", "", records), true, "6");
+}
+
+TEST(Judge, CallRecordsMustFitACallTest) {
+    std::string records = kFinished + R"J({"i": 0, "exists": true, "type": "int", "value": 3})J" "\n" +
+                          R"J({"i": 0, "ok": false})J" "\n" + R"J({"i": 0, "ok": false, "error": 5})J" "\n" +
+                          R"J({"i": 0, "ok": true})J" "\n" + R"J({"i": 0, "ok": true, "type": "int", "value": 2})J" "\n";
+    checkVerdict(judgeOne(R"J({"type": "function_call", "function": "f", "expected": 3})J", "", records), false, "2");
+}
+
+TEST(Judge, IndexesOutOfRangeOrOddAreIgnored) {
+    std::string records = kFinished + R"J({"i": 1, "exists": true, "type": "int", "value": 1})J" "\n" +
+                          R"J({"i": -1, "exists": true, "type": "int", "value": 1})J" "\n" +
+                          R"J({"i": 99999999999999999999, "exists": true, "type": "int", "value": 1})J" "\n" +
+                          R"J({"i": "0", "exists": true, "type": "int", "value": 1})J" "\n" +
+                          R"J({"i": 0.0, "exists": true, "type": "int", "value": 1})J" "\n" +
+                          R"J({"i": null, "exists": true, "type": "int", "value": 1})J" "\n";
+    checkVerdict(judgeOne(R"J({"type": "variable_value", "name": "x", "expected": 1})J", "", records), false, "null",
+                 "observations unavailable");
+}
+
+TEST(Judge, RecordsForOutputTestsAreIgnored) {
+    std::string records = kFinished + R"J({"i": 0, "exists": true, "type": "str", "value": "Hello"})J" "\n";
+    checkVerdict(judgeOne(R"J({"type": "output", "expected": "Hello"})J", "Bye\n", records), false, "\"Bye\"");
+}
+
+TEST(Judge, DeeplyNestedRecordIsIgnoredNotACrash) {
+    std::string deep = std::string(200000, '[') + std::string(200000, ']');
+    std::string records = kFinished + R"J({"i": 0, "exists": true, "type": "list", "value": )J" + deep + "}\n";
+    checkVerdict(judgeOne(R"J({"type": "variable_exists", "name": "x"})J", "", records), false, "null",
+                 "observations unavailable");
+}
+
+TEST(Judge, EveryTestGetsAVerdict) {
+    std::string tests;
+    for (int i = 0; i < 100; ++i) tests += std::string(i ? "," : "") + R"J({"type": "variable_exists", "name": "v"})J";
+    RunRequest request = requestWith(tests);
+    std::string records = kFinished;
+    for (int i = 0; i < 100; i += 2) {
+        records += R"J({"i": )J" + std::to_string(i) + R"J(, "exists": true, "type": "int", "value": 1})J" "\n";
+    }
+    std::vector<TestVerdict> v = judgeTests(request, finishedRun("", records));
+    CHECK_EQUAL(100u, v.size());
+    for (size_t i = 0; i < v.size(); ++i) CHECK_EQUAL(i % 2 == 0, v[i].passed);
+}

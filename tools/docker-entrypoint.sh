@@ -1,0 +1,11 @@
+#!/bin/sh
+# Container entry point: pyexecd and nginx; when either stops, both stop.
+set -eu
+mkdir -p /run/pyexecd
+/usr/local/bin/pyexecd serve --listen /run/pyexecd/pyexecd.sock --socket-group www-data \
+  --seccomp-profile /usr/share/pyexec/seccomp-profiles/python.json "$@" &
+pyexecd=$!
+for _ in $(seq 100); do [ -S /run/pyexecd/pyexecd.sock ] && break; sleep 0.1; done
+nginx & nginx=$!
+trap 'kill -TERM $nginx $pyexecd 2>/dev/null' INT TERM
+wait $nginx $pyexecd
