@@ -19,7 +19,7 @@ def main(suite_name, module_globals):
     result = runner.run(suite)
     failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)
     skipped = len(result.skipped)
-    passed = result.testsRun - failed - skipped
+    passed = max(0, result.testsRun - failed - skipped)
     for test, reason in result.skipped:
         print(f"SKIP {test.id()}: {reason}")
     print(f"{suite_name}: {passed} passed, {failed} failed, {skipped} skipped")

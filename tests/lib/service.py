@@ -38,10 +38,15 @@ class Service:
             [PYEXECD, "serve", "--listen", self.socket, "--socket-group", group, "--state-dir", self.state,
              "--workers", str(workers), *extra_args],
             stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, "PYEXEC_TEST_SECRET": "s3cr3t-do-not-leak"})
-        self._wait(lambda: os.path.exists(self.socket), "pyexecd socket")
-        self.nginx = subprocess.Popen(["nginx", "-p", self.prefix, "-c", os.path.join(self.prefix, "nginx.conf"),
-                                       "-e", "stderr"], stdout=self.log, stderr=subprocess.STDOUT)
-        self._wait(self._port_open, "nginx port")
+        self.nginx = None
+        try:
+            self._wait(lambda: os.path.exists(self.socket), "pyexecd socket")
+            self.nginx = subprocess.Popen(["nginx", "-p", self.prefix, "-c", os.path.join(self.prefix, "nginx.conf"),
+                                           "-e", "stderr"], stdout=self.log, stderr=subprocess.STDOUT)
+            self._wait(self._port_open, "nginx port")
+        except Exception:
+            self.stop()
+            raise
 
     def _port_open(self):
         try:
@@ -55,8 +60,9 @@ class Service:
         while time.time() < deadline:
             if ready():
                 return
-            if self.pyexecd.poll() is not None:
-                raise RuntimeError(f"pyexecd exited: {self.logs()}")
+            for name, proc in (("pyexecd", self.pyexecd), ("nginx", getattr(self, "nginx", None))):
+                if proc is not None and proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited: {self.logs()}")
             time.sleep(0.05)
         raise RuntimeError(f"{what} not ready after {seconds}s: {self.logs()}")
 
@@ -89,14 +95,16 @@ class Service:
         return [int(p) for p in out.stdout.split()]
 
     def stop(self):
-        for proc in (self.nginx, self.pyexecd):
+        procs = [p for p in (self.nginx, self.pyexecd) if p is not None]
+        for proc in procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
-        for proc in (self.nginx, self.pyexecd):
+        for proc in procs:
             try:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-        self.log.close()
+        if not self.log.closed:
+            self.log.close()
         shutil.rmtree(self.state, ignore_errors=True)
