@@ -4,7 +4,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -28,6 +30,7 @@ constexpr const char* kUsage =
     "                                           run one program in the sandbox; print its\n"
     "                                           output and exit with its exit code\n"
     "       pyexecd check-profile FILE          validate a seccomp profile\n"
+    "       pyexecd bench-setup N [OPTIONS]     median cost of each sandbox set-up step\n"
     "       pyexecd --help | --version\n"
     "\nRUN OPTIONS\n"
     "  --json              print the /run answer (JSON) instead of the output\n"
@@ -104,6 +107,41 @@ int runCommand(const std::vector<std::string>& args) {
     return runOne(a);
 }
 
+// `bench-setup N`: runs `pass` N times and prints the median cost of each
+// sandbox set-up step as JSON (for `make bench`).
+int benchSetup(const std::vector<std::string>& args) {
+    if (args.empty()) return std::cerr << kUsage, 2;
+    int n = std::max(1, std::atoi(args[0].c_str()));
+    auto settings = server::parseSettings({args.begin() + 1, args.end()});
+    if (!settings) return std::cerr << "pyexecd: " << settings.error().message << "\n", 2;
+    auto engine = server::Engine::create(settings.value());
+    if (!engine) return std::cerr << "pyexecd: " << engine.error().message << "\n", 1;
+    protocol::RunRequest req;
+    req.code = "pass";
+    std::vector<std::vector<double>> cols(14);
+    for (int i = 0; i < n; ++i) {
+        auto out = engine.value()->run(req);
+        if (!out) return std::cerr << "pyexecd: " << out.error().message << "\n", 1;
+        const auto& t = engine.value()->lastTiming();
+        double v[14] = {t.cgroupMs, t.cloneMs, t.stepMs[2], t.stepMs[3], t.stepMs[4], t.stepMs[5],
+                        t.stepMs[6], t.stepMs[7], t.teardownMs, out.value().wallMs, 0, t.placeMs, t.launchMs - t.cloneMs - t.placeMs, 0};
+        v[10] = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] + v[6] + v[7] + v[8] + v[11] + v[12];
+        for (int k = 0; k < 13; ++k) cols[static_cast<size_t>(k)].push_back(v[k]);
+    }
+    engine.value()->shutdown();
+    const char* names[] = {"cgroupAndIo", "clone", "fdCleanup", "filesystem", "identity", "capabilities",
+                           "rlimits", "seccomp", "teardown", "programWall", "sandboxTotal",
+                           "cgroupPlacement", "launchOther"};
+    std::cout << "{\"runs\": " << n;
+    for (int k = 0; k < 13; ++k) {
+        auto& c = cols[static_cast<size_t>(k)];
+        std::sort(c.begin(), c.end());
+        std::cout << ", \"" << names[k] << "Ms\": " << c[c.size() / 2];
+    }
+    std::cout << "}\n";
+    return 0;
+}
+
 int checkProfile(const std::vector<std::string>& args) {
     if (args.size() != 1) return std::cerr << kUsage, 2;
     auto p = sandbox::SeccompProgram::loadFile(args[0]);
@@ -129,6 +167,10 @@ int main(int argc, char** argv) {
         return runCommand(rest);
     }
     if (args[0] == "check-profile") return checkProfile(rest);
+    if (args[0] == "bench-setup") {
+        log::setQuiet(true);
+        return benchSetup(rest);
+    }
     std::cerr << "pyexecd: unknown command '" << args[0] << "'\n" << kUsage;
     return 2;
 }

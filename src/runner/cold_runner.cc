@@ -134,6 +134,17 @@ void drainAfterExit(Watch& w) {
     }
 }
 
+// Durations of the init's set-up steps from its timestamps (same clock).
+void recordSteps(const ChildReport& r, SetupTiming* t) {
+    int64_t prev = r.stepEndNs[0];
+    for (int i = 1; i < 10; ++i) {
+        t->stepMs[i] = 0;
+        if (r.stepEndNs[i] == 0 || prev == 0) continue;
+        t->stepMs[i] = static_cast<double>(r.stepEndNs[i] - prev) / 1e6;
+        prev = r.stepEndNs[i];
+    }
+}
+
 }  // namespace
 
 ColdRunner::ColdRunner(const sandbox::SandboxConfig& config, sandbox::CgroupManager& cgroups,
@@ -165,6 +176,8 @@ Result<protocol::RunOutcome> ColdRunner::run(const RunSpec& spec) {
     io.closeChildEnds();
     double start = nowMs();
     timing_.launchMs = start - t1;
+    timing_.cloneMs = launched.value().cloneMs;
+    timing_.placeMs = launched.value().placeMs;
 
     protocol::RunOutcome out;
     out.timeoutMs = spec.timeoutMs;
@@ -182,6 +195,8 @@ Result<protocol::RunOutcome> ColdRunner::run(const RunSpec& spec) {
     double t2 = nowMs();
     drainAfterExit(w);
     if (Status s = cgroup.killAll(); !s) log::error("cgroup kill: " + s.error().message);
+    sandbox::CgroupUsage usage = cgroup.usage();
+    cg.value().reset();  // remove the cgroup now, inside the measured teardown
     timing_.teardownMs = nowMs() - t2;
 
     if (w.haveReport && w.report.kind == ChildReport::kSetupFailed) {
@@ -191,7 +206,6 @@ Result<protocol::RunOutcome> ColdRunner::run(const RunSpec& spec) {
                              std::to_string(w.report.detail) + "): " + std::strerror(w.report.value),
                          {}, w.report.value);
     }
-    sandbox::CgroupUsage usage = cgroup.usage();
     out.wallMs = end - start;
     double rusageMs = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
                       (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
@@ -202,6 +216,7 @@ Result<protocol::RunOutcome> ColdRunner::run(const RunSpec& spec) {
     out.outputTruncated = w.overflowed;
     out.observationsTruncated = w.streams[2].overflowed;
     if (w.haveReport && w.report.kind == ChildReport::kExited) {
+        recordSteps(w.report, &timing_);
         int st = w.report.value;
         if (WIFEXITED(st)) out.exitCode = WEXITSTATUS(st);
         if (WIFSIGNALED(st)) out.signal = WTERMSIG(st);

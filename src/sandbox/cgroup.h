@@ -72,6 +72,9 @@ public:
     // Creates run-<name> with the limits. Worker process.
     virtual Result<std::unique_ptr<RunCgroup>> createRun(std::string_view name,
                                                          const CgroupLimits& limits) = 0;
+    // Kills and removes every run cgroup whose name starts with `prefix`:
+    // the master calls it with "<pid>-" when worker <pid> died mid-run.
+    virtual void removeRunsOf(std::string_view prefix) = 0;
     // Removes pyexecd's subtree (best effort, master at shutdown).
     virtual void removeSubtree() = 0;
 };

@@ -131,6 +131,7 @@ public:
     Result<std::unique_ptr<RunCgroup>> createRun(std::string_view name,
                                                  const CgroupLimits& limits) override;
     void removeSubtree() override;
+    void removeRunsOf(std::string_view prefix) override;
     std::vector<std::string> subtreeDirs() const override;
 
 private:
@@ -191,6 +192,14 @@ Result<std::unique_ptr<RunCgroup>> CgroupV1Manager::createRun(std::string_view n
     Status s = run->applyLimits(limits);
     if (!s.ok()) return s.error();
     return std::unique_ptr<RunCgroup>(std::move(run));
+}
+
+void CgroupV1Manager::removeRunsOf(std::string_view prefix) {
+    std::set<std::string> runs;
+    for (const V1Hierarchy& h : bases_) {
+        for (std::string& name : childDirs(h.ownDir, "run-" + std::string(prefix))) runs.insert(std::move(name));
+    }
+    for (const std::string& name : runs) removeRun(name);
 }
 
 void CgroupV1Manager::removeSubtree() {

@@ -119,6 +119,7 @@ public:
     Result<std::unique_ptr<RunCgroup>> createRun(std::string_view name,
                                                  const CgroupLimits& limits) override;
     void removeSubtree() override;
+    void removeRunsOf(std::string_view prefix) override;
     std::vector<std::string> subtreeDirs() const override { return {runs_}; }
 
 private:
@@ -210,6 +211,12 @@ Result<std::unique_ptr<RunCgroup>> CgroupV2Manager::createRun(std::string_view n
     if (s.ok()) s = run->openDir();
     if (!s.ok()) return s.error();
     return std::unique_ptr<RunCgroup>(std::move(run));
+}
+
+void CgroupV2Manager::removeRunsOf(std::string_view prefix) {
+    for (const std::string& name : childDirs(runs_, "run-" + std::string(prefix))) {
+        RunCgroupV2 run(join(runs_, name), fake_);  // its destructor kills and removes
+    }
 }
 
 void CgroupV2Manager::removeSubtree() {

@@ -26,6 +26,9 @@ struct ChildReport {
     int32_t step = 0;   // kSetupFailed: the Step that failed
     int32_t value = 0;  // kSetupFailed: errno; kExited: the program's wait status
     int32_t detail = 0; // kSetupFailed: which item of the step (for the log)
+    // kExited: CLOCK_MONOTONIC ns at the end of each set-up step in the init
+    // (index = Step; [0] = released by the worker), for benchmarks.
+    int64_t stepEndNs[10] = {};
 };
 
 }  // namespace pyexec::sandbox

@@ -7,6 +7,7 @@
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,7 +23,7 @@ namespace pyexec::sandbox {
 namespace {
 
 constexpr uint64_t kNamespaces = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
-                                 CLONE_NEWCGROUP | CLONE_NEWNET;
+                                 CLONE_NEWCGROUP;
 constexpr int kHighFd = 100;  // where fds are parked before being moved to 0–4
 
 struct ChildContext {
@@ -35,8 +36,19 @@ struct ChildContext {
     int reportFd;
 };
 
+// Set-up timestamps of this init (a child-local copy of a global; written
+// only by the init).
+int64_t gStepEndNs[10];
+
+void markStep(Step step) {
+    timespec ts{};
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    gStepEndNs[static_cast<int>(step)] = ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 void report(int fd, ChildReport::Kind kind, Step step, int value, int detail = 0) {
-    ChildReport r{kind, static_cast<int32_t>(step), value, detail};
+    ChildReport r{kind, static_cast<int32_t>(step), value, detail, {}};
+    for (int i = 0; i < 10; ++i) r.stepEndNs[i] = gStepEndNs[i];
     ssize_t w = ::write(fd, &r, sizeof r);
     (void)w;  // the worker treats a missing report as a failed setup
 }
@@ -99,23 +111,34 @@ int closeAllExcept(int* keep, int n) {
     // 1. cgroup: the worker has placed us in the run's cgroup when this returns.
     if (::read(c.goFd, &go, 1) != 1) ::_exit(127);
     ::close(c.goFd);
-    // 2. namespaces: created by clone3. Drop what we inherited from the worker.
+    markStep(static_cast<Step>(0));
+    // 2. namespaces: created by clone3, but for the network when all runs share
+    // one empty namespace. Then drop what we inherited from the worker.
+    if (c.config->sharedNetnsFd >= 0 && ::setns(c.config->sharedNetnsFd, CLONE_NEWNET) != 0) {
+        fail(c, Step::kNamespaces, errno, 1);
+    }
     int keep[] = {c.io->stdinFd, c.io->stdoutFd, c.io->stderrFd, c.io->inputFd, c.io->resultFd, c.reportFd};
     if (int err = closeAllExcept(keep, 6)) fail(c, Step::kNamespaces, err);
+    markStep(Step::kNamespaces);
     int item = 0;
     // 3. filesystem
     if (int err = buildRoot(*c.config, &item)) fail(c, Step::kFilesystem, err, item);
+    markStep(Step::kFilesystem);
     // 4. identity
     if (int err = changeIdentity(*c.config)) fail(c, Step::kIdentity, err);
+    markStep(Step::kIdentity);
     // If the worker dies, so does this run (cleared by the uid change above,
     // hence set here). Its pid namespace goes with us.
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) fail(c, Step::kIdentity, errno);
     // 5. capabilities
     if (int err = dropCapabilities()) fail(c, Step::kCapabilities, err);
+    markStep(Step::kCapabilities);
     // 6. rlimits
     if (int err = applyRlimits(*c.config, c.cpuSeconds)) fail(c, Step::kRlimits, err);
+    markStep(Step::kRlimits);
     // 7. seccomp, last: the init's remaining calls (fork, wait, write) are allowed.
     if (int err = c.config->seccomp->apply()) fail(c, Step::kSeccomp, err);
+    markStep(Step::kSeccomp);
     pid_t program = ::fork();
     if (program < 0) fail(c, Step::kFork, errno);
     if (program == 0) execProgram(c);
@@ -134,9 +157,9 @@ Result<Pipe> makePipe() {
     return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
-pid_t cloneSandbox(RunCgroup& cgroup, int* pidfd) {
+pid_t cloneSandbox(const SandboxConfig& config, RunCgroup& cgroup, int* pidfd) {
     clone_args args{};
-    args.flags = kNamespaces | CLONE_PIDFD;
+    args.flags = kNamespaces | CLONE_PIDFD | (config.sharedNetnsFd >= 0 ? 0 : CLONE_NEWNET);
     args.pidfd = reinterpret_cast<uint64_t>(pidfd);
     args.exit_signal = SIGCHLD;
     if (cgroup.dirFd() >= 0) {
@@ -173,13 +196,16 @@ Result<Launched> launch(const SandboxConfig& config, RunCgroup& cgroup, const Ch
     auto rep = makePipe();
     if (!rep) return rep.error();
     int pidfd = -1;
+    timespec t0{}, t1{}, t2{};
+    ::clock_gettime(CLOCK_MONOTONIC, &t0);
     ChildContext ctx{&config, &io, argv, envp, cpuSeconds, go.value().read.get(), rep.value().write.get()};
-    pid_t pid = cloneSandbox(cgroup, &pidfd);
+    pid_t pid = cloneSandbox(config, cgroup, &pidfd);
     if (pid < 0) {
         return makeError(ErrorKind::kSandboxUnavailable,
                          std::string("clone3 with namespaces: ") + std::strerror(errno), {}, errno);
     }
     if (pid == 0) containAndRun(ctx);
+    ::clock_gettime(CLOCK_MONOTONIC, &t1);
     Launched out{pid, UniqueFd(pidfd), std::move(rep.value().read)};
     ::fcntl(out.report.get(), F_SETFL, O_NONBLOCK);  // read only when poll says so, or at the end
     if (cgroup.dirFd() < 0) {
@@ -189,6 +215,12 @@ Result<Launched> launch(const SandboxConfig& config, RunCgroup& cgroup, const Ch
             return s.error();
         }
     }
+    ::clock_gettime(CLOCK_MONOTONIC, &t2);
+    auto ms = [](const timespec& a, const timespec& b) {
+        return static_cast<double>(b.tv_sec - a.tv_sec) * 1e3 + static_cast<double>(b.tv_nsec - a.tv_nsec) / 1e6;
+    };
+    out.cloneMs = ms(t0, t1);
+    out.placeMs = ms(t1, t2);
     char byte = 1;
     if (::write(go.value().write.get(), &byte, 1) != 1) {
         ::kill(pid, SIGKILL);

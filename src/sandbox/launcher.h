@@ -42,6 +42,7 @@ struct Launched {
     pid_t initPid = -1;
     UniqueFd pidfd;   // readable when the init has exited
     UniqueFd report;  // ChildReport records from the init
+    double cloneMs = 0, placeMs = 0;  // clone3; moving the init into its cgroup (v1)
 };
 
 // Worker side. argv/envp are NULL-terminated and must outlive the call.

@@ -22,7 +22,11 @@ struct SandboxConfig {
     uint64_t fileSizeBytes = 64ull << 20;
     int openFiles = 256;
     CgroupLimits cgroup;
-    const SeccompProgram* seccomp = nullptr;  // owned by the settings; required
+    const SeccompProgram* seccomp = nullptr;  // owned by the engine; required
+    // An empty network namespace (only a loopback, down) shared by all runs
+    // and joined with setns; -1: each run gets a new one (slower: creating
+    // and destroying network namespaces serialises in the kernel).
+    int sharedNetnsFd = -1;
 };
 
 }  // namespace pyexec::sandbox

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "sandbox/netns.h"
 
 namespace pyexec::server {
 namespace {
@@ -64,6 +65,7 @@ Result<std::unique_ptr<Engine>> Engine::create(const Settings& settings, Engine*
     c.cgroup.memoryBytes = settings.memoryBytes;
     c.cgroup.pidsMax = static_cast<uint64_t>(settings.pidsMax);
     c.seccomp = &e->seccomp_;
+    if (Status s = e->setUpNetwork(); !s) return s.error();
     if (previous != nullptr) {
         e->cgroups_ = std::move(previous->cgroups_);
     } else {
@@ -75,6 +77,25 @@ Result<std::unique_ptr<Engine>> Engine::create(const Settings& settings, Engine*
     }
     e->runner_ = std::make_unique<runner::ColdRunner>(e->config_, *e->cgroups_);
     return e;
+}
+
+// A shared empty network namespace is only safe when runs cannot meet in it;
+// the probe decides, and a profile that allows AF_UNIX rendezvous gets a new
+// namespace per run instead (never less isolation than asked for).
+Status Engine::setUpNetwork() {
+    netnsMode_ = settings_.netns;
+    if (netnsMode_ == "shared" && !sandbox::blocksUnixRendezvous(seccomp_)) {
+        log::warn("seccomp profile " + std::string(seccomp_.name()) +
+                  " allows AF_UNIX bind/connect: using a network namespace per run");
+        netnsMode_ = "per-run";
+    }
+    if (netnsMode_ == "shared") {
+        auto ns = sandbox::createEmptyNetns();
+        if (!ns) return ns.error();
+        sharedNetns_ = std::move(ns.value());
+        config_.sharedNetnsFd = sharedNetns_.get();
+    }
+    return okStatus();
 }
 
 protocol::RequestLimits Engine::requestLimits() const {
@@ -126,6 +147,10 @@ protocol::HealthInfo Engine::health(int workersTotal, int workersBusy) {
     h.workersTotal = workersTotal;
     h.workersBusy = workersBusy;
     return h;
+}
+
+void Engine::cleanUpAfterWorker(pid_t worker) {
+    if (cgroups_) cgroups_->removeRunsOf(std::to_string(worker) + "-");
 }
 
 void Engine::shutdown() {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/result.h"
+#include "common/unique_fd.h"
 #include "protocol/outcome.h"
 #include "protocol/request.h"
 #include "protocol/response.h"
@@ -31,6 +32,7 @@ public:
     ~Engine();
 
     const Settings& settings() const { return settings_; }
+    const std::string& netnsMode() const { return netnsMode_; }
     protocol::RequestLimits requestLimits() const;
 
     // One sandboxed run of a validated request. Worker process.
@@ -40,16 +42,21 @@ public:
     // The /health facts, from a real sandboxed probe run; cached for 2 s.
     protocol::HealthInfo health(int workersTotal, int workersBusy);
 
+    // Kills and removes what a worker that died mid-run left behind (master).
+    void cleanUpAfterWorker(pid_t worker);
     // Removes the cgroup subtree (master, at shutdown).
     void shutdown();
 
 private:
     explicit Engine(const Settings& settings);
+    Status setUpNetwork();
     Settings settings_;
     sandbox::SeccompProgram seccomp_;
     std::unique_ptr<sandbox::CgroupManager> cgroups_;
     sandbox::SandboxConfig config_;
     std::unique_ptr<runner::ColdRunner> runner_;
+    UniqueFd sharedNetns_;
+    std::string netnsMode_;  // "shared" or "per-run", as applied
     protocol::HealthInfo cachedHealth_;
     double cachedAtMs_ = -1e18;
 };

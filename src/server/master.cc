@@ -91,6 +91,7 @@ void Master::reap() {
         if (slot < 0) continue;
         WorkerSlot& s = slots_[static_cast<size_t>(slot)];
         bool expected = stopping_ || pid == retiring_;
+        engine_->cleanUpAfterWorker(pid);  // a run it was in the middle of, if any
         if (!expected) {
             log::warn("worker " + std::to_string(pid) + " died (" +
                       (WIFSIGNALED(status) ? std::string("signal ") + strsignal(WTERMSIG(status))

@@ -59,6 +59,8 @@ const std::map<std::string, Option>& options() {
         {"queue-timeout-ms", {"N  wait for a free worker before 503 overloaded (default 5000)", number(&Settings::queueTimeoutMs, 1, 600000)}},
         {"grace-ms", {"N  shutdown grace for in-flight runs (default 15000)", number(&Settings::graceMs, 0, 600000)}},
         {"cgroup", {"v1|v2  force a cgroup backend (default: detect)", text(&Settings::cgroupBackend)}},
+        {"netns", {"shared|per-run  one empty network namespace for all runs (default, when the profile\n"
+                   "      blocks AF_UNIX bind/connect) or a new one per run", text(&Settings::netns)}},
         {"config", {"FILE  read options from FILE (\"name = value\" lines)", text(&Settings::configFile)}},
     };
     return kOptions;
@@ -141,6 +143,9 @@ Result<Settings> parseSettings(const std::vector<std::string>& args) {
     if (s.workers == 0) s.workers = std::max(1, 2 * static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN)));
     if (s.timeoutMs > s.maxTimeoutMs) {
         return makeError(ErrorKind::kConfig, "--timeout-ms must not exceed --max-timeout-ms", "timeout-ms");
+    }
+    if (s.netns != "shared" && s.netns != "per-run") {
+        return makeError(ErrorKind::kConfig, "--netns must be shared or per-run", "netns");
     }
     if (!s.cgroupBackend.empty() && s.cgroupBackend != "v1" && s.cgroupBackend != "v2") {
         return makeError(ErrorKind::kConfig, "--cgroup must be v1 or v2", "cgroup");
