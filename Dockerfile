@@ -4,7 +4,7 @@
 #   docker build -t pyexec .
 #   docker run --rm -p 8080:8080 --cap-add SYS_ADMIN --cap-add SETPCAP \
 #     --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
-#     --cgroupns=private -v /sys/fs/cgroup:/sys/fs/cgroup:rw pyexec
+#     --cgroupns=private pyexec
 # (README "Docker" explains each flag and why not --privileged.)
 
 FROM debian:bookworm-slim AS build

@@ -2,6 +2,13 @@
 # Container entry point: pyexecd and nginx; when either stops, both stop.
 set -eu
 mkdir -p /run/pyexecd
+# With --cgroupns=private the container's own cgroup is /sys/fs/cgroup, but
+# mounted read-only; pyexecd creates its runs' cgroups below it.
+if ! touch /sys/fs/cgroup/.pyexec-rw 2>/dev/null; then
+  mount -o remount,rw /sys/fs/cgroup
+else
+  rm -f /sys/fs/cgroup/.pyexec-rw
+fi
 /usr/local/bin/pyexecd serve --listen /run/pyexecd/pyexecd.sock --socket-group www-data \
   --seccomp-profile /usr/share/pyexec/seccomp-profiles/python.json "$@" &
 pyexecd=$!
