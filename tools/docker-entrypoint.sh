@@ -4,11 +4,8 @@ set -eu
 mkdir -p /run/pyexecd
 # With --cgroupns=private the container's own cgroup is /sys/fs/cgroup, but
 # mounted read-only; pyexecd creates its runs' cgroups below it.
-if ! touch /sys/fs/cgroup/.pyexec-rw 2>/dev/null; then
-  mount -o remount,rw /sys/fs/cgroup
-else
-  rm -f /sys/fs/cgroup/.pyexec-rw
-fi
+# (A no-op when it is writable already; pyexecd says so if it is not.)
+mount -o remount,rw /sys/fs/cgroup 2>/dev/null || true
 /usr/local/bin/pyexecd serve --listen /run/pyexecd/pyexecd.sock --socket-group www-data \
   --seccomp-profile /usr/share/pyexec/seccomp-profiles/python.json "$@" &
 pyexecd=$!

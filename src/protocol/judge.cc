@@ -118,6 +118,10 @@ std::string article(std::string_view word) {
     return vowel ? "an" : "a";
 }
 
+std::string tooLarge(const std::string& what) {
+    return what + " is too large or too deeply nested to compare (it is reported as a cut repr)";
+}
+
 TestVerdict judgeOutput(const Context& ctx, const JsonValue& expected) {
     std::string actual = normaliseOutput(ctx.stdoutText);
     return verdict(actual == normaliseOutput(expected.text), jsonString(actual));
@@ -145,10 +149,7 @@ TestVerdict judgeListContains(const TestSpec& test, const JsonValue& record, con
         return verdict(false, toJson(value),
                        "'" + test.name + "' is " + article(type) + " " + type + ", not a list, tuple or set");
     }
-    if (!value.isArray()) {
-        return verdict(false, toJson(value),
-                       "the elements of '" + test.name + "' could not be reported (too large or too deep)");
-    }
+    if (!value.isArray() || isTruncated(record)) return verdict(false, toJson(value), tooLarge("'" + test.name + "'"));
     for (const JsonValue& item : value.items) {
         if (valuesEqual(expected, item, test.tolerance)) return verdict(true, toJson(value));
     }
@@ -176,13 +177,16 @@ TestVerdict judgeVariable(const TestSpec& test, const JsonValue& record, const J
         case TestType::kVariableType: return verdict(valuesEqual(expected, type, std::nullopt), toJson(type));
         case TestType::kListContains: return judgeListContains(test, record, expected);
         case TestType::kListLength: return judgeListLength(test, record, expected);
-        default: return verdict(valuesEqual(expected, value, test.tolerance), toJson(value));
+        default: break;
     }
+    if (isTruncated(record)) return verdict(false, toJson(value), tooLarge("'" + test.name + "'"));
+    return verdict(valuesEqual(expected, value, test.tolerance), toJson(value));
 }
 
 TestVerdict judgeCall(const TestSpec& test, const JsonValue& record, const JsonValue& expected) {
     if (record.find("ok")->boolean) {
         const JsonValue& value = *record.find("value");
+        if (isTruncated(record)) return verdict(false, toJson(value), tooLarge("the value returned"));
         return verdict(valuesEqual(expected, value, test.tolerance), toJson(value));
     }
     const std::string& error = record.find("error")->text;
@@ -204,6 +208,7 @@ TestVerdict judgeOne(const Context& ctx, const TestSpec& test, const std::option
     if (!record || (ctx.obs.finished && ctx.obs.finished->syntaxError)) {
         return verdict(false, "null", missingMessage(ctx));
     }
+    if (isObservationFailure(*record)) return verdict(false, "null", record->find("error")->text);
     if (test.type == TestType::kFunctionCall) return judgeCall(test, *record, expected.value());
     return judgeVariable(test, *record, expected.value());
 }

@@ -29,6 +29,21 @@ bool isWellFormedVariable(const JsonValue& record) {
            (len == nullptr || len->isNull() || isIntegerNumber(*len));
 }
 
+}  // namespace
+
+bool isObservationFailure(const JsonValue& record) {
+    const JsonValue* error = record.find("error");
+    return record.find("exists") == nullptr && record.find("ok") == nullptr && error != nullptr &&
+           error->isString();
+}
+
+bool isTruncated(const JsonValue& record) {
+    const JsonValue* truncated = record.find("truncated");
+    return truncated != nullptr && truncated->isBool() && truncated->boolean;
+}
+
+namespace {
+
 bool isWellFormedCall(const JsonValue& record) {
     const JsonValue* ok = record.find("ok");
     if (ok == nullptr || !ok->isBool()) return false;
@@ -64,7 +79,8 @@ void takeRecord(JsonValue record, const RunRequest& request, Observations* obs) 
     std::optional<JsonValue>& slot = obs->records[static_cast<size_t>(i)];
     Need need = needOf(request.tests[static_cast<size_t>(i)]);
     bool wellFormed = (need == Need::kVariable && isWellFormedVariable(record)) ||
-                      (need == Need::kCall && isWellFormedCall(record));
+                      (need == Need::kCall && isWellFormedCall(record)) ||
+                      (need != Need::kNothing && isObservationFailure(record));
     if (!slot && wellFormed) slot = std::move(record);
 }
 

@@ -33,11 +33,17 @@ struct Observations {
     // One slot per test; empty when the test needs no observation or none was
     // reported. A variable record has a bool "exists" (and, when true, a
     // string "type" and a "value"); a call record a bool "ok" (and a "value"
-    // when true, a string "error" when false).
+    // when true, a string "error" when false); a failed observation has only
+    // a string "error" (isObservationFailure).
     std::vector<std::optional<JsonValue>> records;
 };
 
 Observations parseObservations(std::string_view ndjson, const RunRequest& request);
+
+// {"i": 2, "error": "observation failed: …"}: the harness could not take it.
+bool isObservationFailure(const JsonValue& record);
+// The record's "value" went over the harness's caps and is a cut repr string.
+bool isTruncated(const JsonValue& record);
 
 struct RunSummary {
     std::string status;                // ok, error, syntax_error, timeout, memory_limit, output_limit, killed

@@ -21,6 +21,7 @@ inline unsigned long gRapidjsonAssertFailures = 0;
     (static_cast<bool>(x) ? static_cast<void>(0)                                          \
                           : static_cast<void>(++::pyexec::protocol::detail::gRapidjsonAssertFailures))
 
+#include <rapidjson/document.h>
 #include <rapidjson/encodedstream.h>
 #include <rapidjson/error/en.h>
 #include <rapidjson/memorystream.h>

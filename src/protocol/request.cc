@@ -40,7 +40,12 @@ Error invalid(std::string field, std::string message) {
     return makeError(ErrorKind::kInvalidRequest, std::move(message), std::move(field));
 }
 
-std::string quote(std::string_view text) { return "\"" + excerpt(text) + "\""; }
+std::string quote(std::string_view text) {
+    // Appending (rather than "\"" + ...) also keeps g++ 12 -O3 from a false -Wrestrict.
+    std::string out = "\"";
+    out.append(excerpt(text)).push_back('"');
+    return out;
+}
 
 // A member that is absent or null counts as not given.
 const JsonValue* given(const JsonValue& object, std::string_view key) {

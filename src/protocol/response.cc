@@ -56,15 +56,29 @@ void writeProcessFields(JsonWriter& w, const RunOutcome& outcome) {
     w.key("memoryExceeded").boolean(outcome.memoryExceeded);
 }
 
-void writeMeasurements(JsonWriter& w, const RunOutcome& outcome) {
-    w.key("executionTimeMs").fixed1(outcome.wallMs < 0 ? 0 : outcome.wallMs);
-    w.key("cpuTimeMs").fixed1(outcome.cpuMs < 0 ? 0 : outcome.cpuMs);
+void writePeak(JsonWriter& w, const std::optional<uint64_t>& bytes) {
     w.key("memoryPeakBytes");
-    if (outcome.memoryPeakBytes) {
-        w.unsignedInteger(*outcome.memoryPeakBytes);
+    if (bytes) {
+        w.unsignedInteger(*bytes);
     } else {
         w.null();
     }
+}
+
+// Milliseconds with one decimal; null when unknown (negative).
+void writeMs(JsonWriter& w, std::string_view key, double ms) {
+    w.key(key);
+    if (ms < 0) {
+        w.null();
+    } else {
+        w.fixed1(ms);
+    }
+}
+
+void writeMeasurements(JsonWriter& w, const RunOutcome& outcome) {
+    w.key("executionTimeMs").fixed1(outcome.wallMs < 0 ? 0 : outcome.wallMs);
+    w.key("cpuTimeMs").fixed1(outcome.cpuMs < 0 ? 0 : outcome.cpuMs);
+    writePeak(w, outcome.memoryPeakBytes);
 }
 
 std::string isoTimeNow() {
@@ -165,12 +179,9 @@ std::string buildLogLine(const RequestLog& entry) {
     } else {
         w.string(entry.runStatus);
     }
-    w.key("wallMs");
-    if (entry.wallMs < 0) w.null(); else w.fixed1(entry.wallMs);
-    w.key("cpuMs");
-    if (entry.cpuMs < 0) w.null(); else w.fixed1(entry.cpuMs);
-    w.key("memoryPeakBytes");
-    if (entry.memoryPeakBytes) w.unsignedInteger(*entry.memoryPeakBytes); else w.null();
+    writeMs(w, "wallMs", entry.wallMs);
+    writeMs(w, "cpuMs", entry.cpuMs);
+    writePeak(w, entry.memoryPeakBytes);
     w.endObject();
     return w.str();
 }

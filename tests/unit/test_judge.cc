@@ -345,11 +345,60 @@ TEST(Judge, ListContainsRejectsOtherTypes) {
     checkVerdict(judgeRecord(test, R"J({"i": 0, "exists": false})J"), false, "null", "variable 'x' is not defined");
 }
 
-TEST(Judge, ListContainsOnAnUnreportableList) {
+TEST(Judge, ListContainsOnATruncatedList) {
     const char* test = R"J({"type": "list_contains", "name": "big", "expected": 1})J";
-    TestVerdict v = judgeRecord(test, R"J({"i": 0, "exists": true, "type": "list", "value": "[1, 2, ...]", "len": 200000})J");
-    CHECK_FALSE(v.passed);
-    CHECK(v.message.find("could not be reported") != std::string::npos);
+    TestVerdict v = judgeRecord(
+        test, R"J({"i": 0, "exists": true, "type": "list", "value": "[1, 2, ...", "len": 200000, "truncated": true})J");
+    checkVerdict(v, false, "\"[1, 2, ...\"",
+                 "'big' is too large or too deeply nested to compare (it is reported as a cut repr)");
+}
+
+TEST(Judge, TruncatedValueNeverPasses) {
+    // Even an expected string equal to the cut repr does not pass.
+    const char* test = R"J({"type": "variable_value", "name": "s", "expected": "'aaa..."})J";
+    TestVerdict v = judgeRecord(test, R"J({"i": 0, "exists": true, "type": "str", "value": "'aaa...", "len": 5000000, "truncated": true})J");
+    checkVerdict(v, false, "\"'aaa...\"",
+                 "'s' is too large or too deeply nested to compare (it is reported as a cut repr)");
+    const char* call = R"J({"type": "function_call", "function": "f", "expected": "x..."})J";
+    TestVerdict c = judgeRecord(call, R"J({"i": 0, "ok": true, "type": "list", "value": "x...", "truncated": true})J");
+    CHECK_FALSE(c.passed);
+    STRCMP_EQUAL("the value returned is too large or too deeply nested to compare (it is reported as a cut repr)",
+                 c.message.c_str());
+}
+
+TEST(Judge, TruncationDoesNotMatterForTypeAndLength) {
+    std::string record = R"J({"i": 0, "exists": true, "type": "list", "value": "[0, ...", "len": 200000, "truncated": true})J";
+    checkVerdict(judgeRecord(R"J({"type": "list_length", "name": "xs", "expected": 200000})J", record), true, "200000");
+    checkVerdict(judgeRecord(R"J({"type": "variable_type", "name": "xs", "expected": "list"})J", record), true, "\"list\"");
+}
+
+TEST(Judge, FailedObservationGivesItsMessage) {
+    std::string record = R"J({"i": 0, "error": "observation failed: MemoryError"})J";
+    checkVerdict(judgeRecord(R"J({"type": "variable_value", "name": "x", "expected": 1})J", record), false, "null",
+                 "observation failed: MemoryError");
+    checkVerdict(judgeRecord(R"J({"type": "function_call", "function": "f", "expected": 1})J", record), false, "null",
+                 "observation failed: MemoryError");
+}
+
+TEST(Judge, HugeIntReportedAsDecimalString) {
+    // Past a double's range the harness sends an int's decimal digits as a string.
+    std::string digits(400, '9');
+    checkVerdict(judgeRecord(R"J({"type": "variable_value", "name": "n", "expected": ")J" + digits + "\"}",
+                             R"J({"i": 0, "exists": true, "type": "int", "value": ")J" + digits + "\"}"),
+                 true, "\"" + digits + "\"");
+}
+
+TEST(Judge, HarnessLeadingNewlineAndEscapes) {
+    std::string records = "\n" + kFinished + R"J({"i": 0, "exists": true, "type": "str", "value": "caf\u00e9 \ud83d\ude00"})J" "\n";
+    checkVerdict(judgeOne(R"J({"type": "variable_value", "name": "s", "expected": "caf\u00e9 \ud83d\ude00"})J", "", records),
+                 true, "\"caf\xC3\xA9 \xF0\x9F\x98\x80\"");
+}
+
+TEST(Judge, PartialLineBeforeTheFirstRecord) {
+    // The program wrote "{\"i\": 0" without a newline; the harness's output
+    // starts with one, so its records survive.
+    std::string records = "{\"i\": 0\n" + kFinished + R"J({"i": 0, "exists": true, "type": "int", "value": 1})J" "\n";
+    checkVerdict(judgeOne(R"J({"type": "variable_value", "name": "x", "expected": 1})J", "", records), true, "1");
 }
 
 TEST(Judge, ListLength) {
