@@ -1,0 +1,178 @@
+"""The service's life: make run's script, graceful stop, reload, worker
+respawn, admission control, nginx's own error pages, start-up refusals."""
+import concurrent.futures
+import glob
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from service import BUILD, PYEXECD, ROOT, Service, free_port  # noqa: E402
+
+
+def pyexec_cgroups(pid):
+    return glob.glob(f"/sys/fs/cgroup/**/pyexec-{pid}", recursive=True)
+
+
+def get(port, path, timeout=30):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+class MakeRun(unittest.TestCase):
+    def test_serve_script_starts_and_stops_cleanly(self):
+        port = free_port()
+        proc = subprocess.Popen([os.path.join(ROOT, "tools", "serve.sh"), BUILD, str(port)], cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            deadline = time.time() + 30
+            status = None
+            while time.time() < deadline:
+                try:
+                    status, body = get(port, "/health")
+                    break
+                except OSError:
+                    time.sleep(0.2)
+            self.assertEqual(status, 200)
+            self.assertEqual(body["status"], "healthy")
+            children = subprocess.run(["ps", "-o", "pid=", "--ppid", str(proc.pid)], capture_output=True, text=True)
+            pids = [int(p) for p in children.stdout.split()]
+            self.assertGreaterEqual(len(pids), 2)  # pyexecd and nginx
+        finally:
+            proc.send_signal(signal.SIGINT)
+            out, _ = proc.communicate(timeout=30)
+        for pid in pids:
+            self.assertFalse(os.path.exists(f"/proc/{pid}"), f"process {pid} survived: {out[-2000:]}")
+            self.assertEqual(pyexec_cgroups(pid), [])
+        self.assertFalse(os.path.exists(f"/run/pyexecd-{port}"))
+        with self.assertRaises(OSError):
+            get(port, "/health", timeout=2)
+
+
+class Lifecycle(unittest.TestCase):
+    def test_graceful_stop_finishes_in_flight_run(self):
+        svc = Service(workers=2)
+        try:
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                fut = pool.submit(svc.run, "import time\ntime.sleep(1.5)\nprint('finished')", None, timeoutMs=5000)
+                time.sleep(0.7)
+                svc.pyexecd.send_signal(signal.SIGTERM)
+                status, r = fut.result(timeout=30)
+            self.assertEqual((status, r["status"], r["stdout"]), (200, "ok", "finished\n"))
+            self.assertEqual(svc.pyexecd.wait(timeout=30), 0)
+            self.assertFalse(os.path.exists(svc.socket))
+            self.assertEqual(pyexec_cgroups(svc.pyexecd.pid), [])
+            status, headers, data = svc.request("GET", "/health")  # nginx still up, pyexecd gone
+            self.assertEqual(status, 502)
+            self.assertEqual(json.loads(data)["error"]["code"], "executor_unavailable")
+        finally:
+            svc.stop()
+
+    def test_reload_replaces_workers_and_applies_settings(self):
+        conf = tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False)
+        conf.write("timeout-ms = 2000\n")
+        conf.close()
+        svc = Service(workers=2, extra_args=["--config", conf.name])
+        try:
+            before = set(svc.worker_pids())
+            with open(conf.name, "w") as f:
+                f.write("timeout-ms = 3000  # changed\n")
+            svc.pyexecd.send_signal(signal.SIGHUP)
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                status, r = svc.run("print('during reload')")
+                self.assertEqual((status, r["stdout"]), (200, "during reload\n"))
+                after = set(svc.worker_pids())
+                if len(after) == 2 and not (after & before):
+                    break
+                time.sleep(0.2)
+            self.assertFalse(set(svc.worker_pids()) & before, "old workers still running")
+            time.sleep(2.1)  # the health cache
+            status, headers, data = svc.request("GET", "/health")
+            self.assertEqual(json.loads(data)["limits"]["timeoutMs"], 3000)
+        finally:
+            svc.stop()
+            os.unlink(conf.name)
+
+    def test_overloaded(self):
+        svc = Service(workers=1, extra_args=["--queue-timeout-ms", "300"])
+        try:
+            with concurrent.futures.ThreadPoolExecutor(2) as pool:
+                slow = pool.submit(svc.run, "import time\ntime.sleep(1.5)", None, timeoutMs=5000)
+                time.sleep(0.3)
+                status, headers, data = svc.request("POST", "/run", {"code": "print(1)"})
+                self.assertEqual(slow.result(timeout=30)[0], 200)
+            self.assertEqual(status, 503)
+            self.assertEqual(json.loads(data)["error"]["code"], "overloaded")
+            self.assertEqual(headers.get("Retry-After"), "1")
+            self.assertEqual(svc.run("print(2)")[1]["stdout"], "2\n")
+        finally:
+            svc.stop()
+
+    def test_rate_limit_when_enabled(self):
+        svc = Service(workers=2, rate_limit=True)
+        try:
+            with concurrent.futures.ThreadPoolExecutor(8) as pool:
+                results = list(pool.map(lambda _: svc.request("POST", "/run", {"code": "pass"}), range(40)))
+            limited = [r for r in results if r[0] == 429]
+            self.assertTrue(limited, [r[0] for r in results])
+            body = json.loads(limited[0][2])
+            self.assertEqual(body["error"]["code"], "rate_limited")
+            self.assertTrue(body["requestId"])
+        finally:
+            svc.stop()
+
+
+class StartupRefusals(unittest.TestCase):
+    def serve(self, *args):
+        state = tempfile.mkdtemp(dir="/run")
+        p = subprocess.run([PYEXECD, "serve", "--listen", os.path.join(state, "s.sock"), "--state-dir", state, *args],
+                           capture_output=True, text=True, timeout=30)
+        subprocess.run(["rm", "-rf", state])
+        return p
+
+    def test_bad_profile_stops_startup(self):
+        bad = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+        bad.write('{"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [{"names": ["read"], "action": "SCMP_ACT_NOPE"}]}')
+        bad.close()
+        p = self.serve("--seccomp-profile", bad.name)
+        os.unlink(bad.name)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(bad.name, p.stderr)
+        self.assertIn("syscalls[0].action", p.stderr)
+
+    def test_bad_option(self):
+        p = self.serve("--uid", "0")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("--uid", p.stderr)
+
+    def test_check_profile_reads_docker_default(self):
+        fixture = os.path.join(ROOT, "..", "shared", "fixtures", "docker-default-seccomp.json")
+        p = subprocess.run([PYEXECD, "check-profile", fixture], capture_output=True, text=True)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("ok", p.stdout)
+
+    def test_cli_run(self):
+        state = tempfile.mkdtemp(dir="/run")
+        p = subprocess.run([PYEXECD, "run", "-", "--state-dir", state],
+                           input="import sys\nprint('cli')\nsys.exit(3)\n", capture_output=True, text=True, timeout=60)
+        subprocess.run(["rm", "-rf", state])
+        self.assertEqual((p.returncode, p.stdout), (3, "cli\n"))
+
+    def test_version_and_help(self):
+        self.assertIn("1.0.0", subprocess.run([PYEXECD, "--version"], capture_output=True, text=True).stdout)
+        self.assertIn("--timeout-ms", subprocess.run([PYEXECD, "--help"], capture_output=True, text=True).stdout)
+
+
+if __name__ == "__main__":
+    import pyunit
+    pyunit.main("lifecycle", globals())
