@@ -3,8 +3,7 @@
 // no RAPIDJSON_ASSERT can fire on a bad file.
 #include "protocol/seccomp_json.h"
 
-#include <rapidjson/document.h>
-#include <rapidjson/error/en.h>
+#include "protocol/rapidjson_config.h"
 
 #include <charconv>
 #include <utility>
