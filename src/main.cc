@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/proc_title.h"
 #include "protocol/request.h"
 #include "protocol/response.h"
 #include "sandbox/seccomp.h"
@@ -154,7 +155,8 @@ int checkProfile(const std::vector<std::string>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    std::vector<std::string> args(argv + 1, argv + argc);
+    std::vector<std::string> args(argv + 1, argv + argc);  // copied before the area can be wiped
+    proctitle::remember(argc, argv);
     if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
         std::cout << kUsage << server::settingsHelp();
         return args.empty() ? 2 : 0;

@@ -151,27 +151,57 @@ ColdRunner::ColdRunner(const sandbox::SandboxConfig& config, sandbox::CgroupMana
                        RunnerLimits limits)
     : config_(config), cgroups_(cgroups), limits_(limits) {}
 
+namespace {
+
+// What the run ended with, from the init's report, the watch and the cgroup.
+void fillOutcome(const Watch& w, const sandbox::CgroupUsage& usage, const rusage& ru,
+                 protocol::RunOutcome* out) {
+    double rusageMs = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+                      (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+    out->cpuMs = usage.cpuMs > 0 ? usage.cpuMs : rusageMs;
+    out->memoryPeakBytes = usage.memoryPeakBytes;
+    out->memoryExceeded = usage.oomKilled;
+    out->timedOut = w.timedOut;
+    out->outputTruncated = w.overflowed;
+    out->observationsTruncated = w.streams[2].overflowed;
+    if (w.haveReport && w.report.kind == ChildReport::kExited) {
+        int st = w.report.value;
+        if (WIFEXITED(st)) out->exitCode = WEXITSTATUS(st);
+        if (WIFSIGNALED(st)) out->signal = WTERMSIG(st);
+    } else {
+        out->signal = SIGKILL;  // killed by us (timeout, output cap) or the OOM killer took the init
+    }
+}
+
+Error setupFailure(const ChildReport& r) {
+    auto step = static_cast<sandbox::Step>(r.step);
+    return makeError(ErrorKind::kSandboxUnavailable,
+                     std::string("sandbox step '") + sandbox::stepName(step) + "' failed (item " +
+                         std::to_string(r.detail) + "): " + std::strerror(r.value),
+                     {}, r.value);
+}
+
+}  // namespace
+
+// The life of one run: cgroup → descriptors → launch → watch → kill and
+// remove → measure. Every fd, the cgroup and the init have one owner here.
 Result<protocol::RunOutcome> ColdRunner::run(const RunSpec& spec) {
     double t0 = nowMs();
-    std::string name = std::to_string(::getpid()) + "-" + std::to_string(++runCounter_);
-    auto cg = cgroups_.createRun(name, config_.cgroup);
+    auto cg = cgroups_.createRun(std::to_string(::getpid()) + "-" + std::to_string(++runCounter_), config_.cgroup);
     if (!cg) return cg.error();
-    auto& cgroup = *cg.value();
     auto ioResult = makeRunIo(spec.stdinData, spec.harnessInput);
     if (!ioResult) return ioResult.error();
     RunIo& io = ioResult.value();
     timing_.cgroupMs = nowMs() - t0;
 
     std::string harness(gen::kHarnessSource);
-    std::vector<char*> argv = {const_cast<char*>(config_.python.c_str()), const_cast<char*>("-u"),
-                               const_cast<char*>("-B"), const_cast<char*>("-s"),
-                               const_cast<char*>("-c"), harness.data(), nullptr};
-    sandbox::ChildIo childIo{io.stdinChild.get(), io.outChild.get(), io.errChild.get(),
-                             io.inputChild.get(), io.resultChild.get()};
-    int cpuSeconds = spec.timeoutMs / 1000 + 2;
+    char* argv[] = {const_cast<char*>(config_.python.c_str()), const_cast<char*>("-u"), const_cast<char*>("-B"),
+                    const_cast<char*>("-s"), const_cast<char*>("-c"), harness.data(), nullptr};
+    sandbox::ChildIo childIo{io.stdinChild.get(), io.outChild.get(), io.errChild.get(), io.inputChild.get(),
+                             io.resultChild.get()};
     double t1 = nowMs();
-    auto launched = sandbox::launch(config_, cgroup, childIo, argv.data(),
-                                    const_cast<char* const*>(kEnv), cpuSeconds);
+    auto launched = sandbox::launch(config_, *cg.value(), childIo, argv, const_cast<char* const*>(kEnv),
+                                    spec.timeoutMs / 1000 + 2);
     if (!launched) return launched.error();
     io.closeChildEnds();
     double start = nowMs();
@@ -187,42 +217,22 @@ Result<protocol::RunOutcome> ColdRunner::run(const RunSpec& spec) {
              Stream{io.resultRead.get(), &out.observations, limits_.observationBytes}},
             launched.value().report.get(), launched.value().pidfd.get()};
     watchRun(w, start + spec.timeoutMs, 2);
-    double end = nowMs();
+    out.wallMs = nowMs() - start;
+
+    double t2 = nowMs();
     pid_t init = launched.value().initPid;
-    if (!w.initExited) ::kill(init, SIGKILL);  // kills the whole pid namespace
+    if (!w.initExited) ::kill(init, SIGKILL);  // the whole pid namespace goes with it
     rusage ru{};
     ::wait4(init, nullptr, 0, &ru);
-    double t2 = nowMs();
     drainAfterExit(w);
-    if (Status s = cgroup.killAll(); !s) log::error("cgroup kill: " + s.error().message);
-    sandbox::CgroupUsage usage = cgroup.usage();
-    cg.value().reset();  // remove the cgroup now, inside the measured teardown
+    if (Status s = cg.value()->killAll(); !s) log::error("cgroup kill: " + s.error().message);
+    sandbox::CgroupUsage usage = cg.value()->usage();
+    cg.value().reset();  // removed here, inside the measured teardown
     timing_.teardownMs = nowMs() - t2;
 
-    if (w.haveReport && w.report.kind == ChildReport::kSetupFailed) {
-        auto step = static_cast<sandbox::Step>(w.report.step);
-        return makeError(ErrorKind::kSandboxUnavailable,
-                         std::string("sandbox step '") + sandbox::stepName(step) + "' failed (item " +
-                             std::to_string(w.report.detail) + "): " + std::strerror(w.report.value),
-                         {}, w.report.value);
-    }
-    out.wallMs = end - start;
-    double rusageMs = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
-                      (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
-    out.cpuMs = usage.cpuMs > 0 ? usage.cpuMs : rusageMs;
-    out.memoryPeakBytes = usage.memoryPeakBytes;
-    out.memoryExceeded = usage.oomKilled;
-    out.timedOut = w.timedOut;
-    out.outputTruncated = w.overflowed;
-    out.observationsTruncated = w.streams[2].overflowed;
-    if (w.haveReport && w.report.kind == ChildReport::kExited) {
-        recordSteps(w.report, &timing_);
-        int st = w.report.value;
-        if (WIFEXITED(st)) out.exitCode = WEXITSTATUS(st);
-        if (WIFSIGNALED(st)) out.signal = WTERMSIG(st);
-    } else {
-        out.signal = SIGKILL;  // killed by us (timeout, output cap) or the OOM killer took the init
-    }
+    if (w.haveReport && w.report.kind == ChildReport::kSetupFailed) return setupFailure(w.report);
+    if (w.haveReport && w.report.kind == ChildReport::kExited) recordSteps(w.report, &timing_);
+    fillOutcome(w, usage, ru, &out);
     return out;
 }
 

@@ -15,6 +15,7 @@
 #include <string>
 #include <utility>
 
+#include "common/proc_title.h"
 #include "sandbox/identity.h"
 #include "sandbox/mounts.h"
 #include "sandbox/seccomp.h"
@@ -119,6 +120,9 @@ int closeAllExcept(int* keep, int n) {
     }
     int keep[] = {c.io->stdinFd, c.io->stdoutFd, c.io->stderrFd, c.io->inputFd, c.io->resultFd, c.reportFd};
     if (int err = closeAllExcept(keep, 6)) fail(c, Step::kNamespaces, err);
+    // Nothing of the worker's command line or environment for /proc/1/.
+    proctitle::wipe();
+    ::prctl(PR_SET_NAME, "init", 0, 0, 0);
     markStep(Step::kNamespaces);
     int item = 0;
     // 3. filesystem
