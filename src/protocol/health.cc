@@ -51,12 +51,14 @@ void writeSandboxAndLimits(JsonWriter& w, const HealthInfo& info) {
     w.key("sandbox").beginObject();
     w.key("mode").string(info.sandboxMode).key("cgroup").string(info.cgroup);
     w.key("seccompProfile").string(info.seccompProfile).key("uid").integer(info.uid);
+    w.key("gid").integer(info.gid).key("network").string(info.network);
     w.endObject();
     w.key("limits").beginObject();
     w.key("timeoutMs").integer(info.timeoutMs).key("maxTimeoutMs").integer(info.maxTimeoutMs);
     w.key("cpus").number(info.cpus).key("memoryBytes").unsignedInteger(info.memoryBytes);
     w.key("pidsMax").integer(info.pidsMax).key("outputBytes").unsignedInteger(info.outputBytes);
-    w.key("codeBytes").unsignedInteger(info.codeBytes);
+    w.key("codeBytes").unsignedInteger(info.codeBytes).key("stdinBytes").unsignedInteger(info.stdinBytes);
+    w.key("tmpBytes").unsignedInteger(info.tmpBytes);
     w.endObject();
 }
 

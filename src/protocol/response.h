@@ -86,13 +86,16 @@ struct HealthInfo {
     std::string sandboxMode;        // "cold" or "warm"
     std::string cgroup;             // "v2", "v1" or "none"
     std::string seccompProfile;     // file name of the profile
-    int uid = 1000;
+    int uid = 1000, gid = 1000;
+    std::string network;            // "shared" (one empty namespace) or "per-run"
     int timeoutMs = 2000, maxTimeoutMs = 10000;
     double cpus = 0.5;
     uint64_t memoryBytes = 256ull << 20;
     int pidsMax = 50;
     uint64_t outputBytes = 1 << 20;
     uint64_t codeBytes = 100 << 10;
+    uint64_t stdinBytes = 1 << 20;
+    uint64_t tmpBytes = 64ull << 20;
     int workersTotal = 0, workersBusy = 0;
     std::vector<std::pair<std::string, std::string>> checks;  // name → what failed (unhealthy only)
 };

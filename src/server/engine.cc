@@ -139,6 +139,9 @@ protocol::HealthInfo Engine::health(int workersTotal, int workersBusy) {
     h.cgroup = std::string(cgroups_->backendName());
     h.seccompProfile = std::string(seccomp_.name());
     h.uid = static_cast<int>(settings_.uid);
+    h.gid = static_cast<int>(settings_.gid);
+    h.network = netnsMode_;
+    h.tmpBytes = settings_.tmpBytes;
     h.timeoutMs = settings_.timeoutMs;
     h.maxTimeoutMs = settings_.maxTimeoutMs;
     h.cpus = settings_.cpus;

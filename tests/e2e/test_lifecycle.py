@@ -103,6 +103,27 @@ class Lifecycle(unittest.TestCase):
             svc.stop()
             os.unlink(conf.name)
 
+    def test_fail_closed_when_a_sandbox_step_fails(self):
+        svc = Service(workers=1)
+        try:
+            root = os.path.join(svc.state, "root")
+            os.rmdir(root)  # the new root cannot be mounted: the filesystem step fails
+            status, headers, data = svc.request("POST", "/run", {"code": "print('must not run')"})
+            self.assertEqual(status, 503, data)
+            body = json.loads(data)
+            self.assertEqual(body["error"]["code"], "sandbox_unavailable")
+            self.assertNotIn("must not run", data.decode())
+            self.assertEqual(headers.get("Retry-After"), "1")
+            status, headers, data = svc.request("GET", "/health")
+            health = json.loads(data)
+            self.assertEqual((status, health["status"]), (503, "unhealthy"))
+            self.assertIn("filesystem", health["checks"]["sandbox"])
+            self.assertIn("sandbox step 'filesystem' failed", svc.logs())
+            os.mkdir(root)
+            self.assertEqual(svc.run("print('back')")[1]["stdout"], "back\n")
+        finally:
+            svc.stop()
+
     def test_overloaded(self):
         svc = Service(workers=1, extra_args=["--queue-timeout-ms", "300"])
         try:
