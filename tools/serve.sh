@@ -13,10 +13,13 @@ user=$(tools/nginx-conf.sh "$prefix" "$port" "$state/pyexecd.sock")
 nginx_pid=
 stop() {
   trap - INT TERM EXIT
+  set +e  # clean up whatever the two exit with
   [ -n "$nginx_pid" ] && kill -TERM "$nginx_pid" 2>/dev/null
   kill -TERM "$pyexecd" 2>/dev/null
   wait 2>/dev/null
-  rm -rf "$prefix"; rmdir "$state/root" "$state" 2>/dev/null || true
+  rm -rf "$prefix"; rmdir "$state/root" "$state" 2>/dev/null
+  echo "pyexec: stopped" >&2
+  exit 0
 }
 trap stop INT TERM EXIT
 for _ in $(seq 100); do [ -S "$state/pyexecd.sock" ] && break; kill -0 "$pyexecd" || exit 1; sleep 0.1; done
