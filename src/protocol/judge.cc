@@ -98,6 +98,7 @@ std::string missingMessage(const Context& ctx) {
     }
     bool limited = ctx.status == "timeout" || ctx.status == "memory_limit" ||
                    ctx.status == "output_limit" || ctx.status == "killed";
+    if (ctx.obs.tampered) return "observations unavailable: the program wrote to the harness's result channel";
     if (!ctx.obs.finished) return limited ? "program did not finish" : "observations unavailable";
     if (ctx.status == "timeout") return "observations unavailable: the run timed out while they were taken";
     if (limited) return "observations unavailable: the run was stopped (" + std::string(ctx.status) + ")";

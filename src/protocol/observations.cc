@@ -64,40 +64,83 @@ std::optional<FinishedRecord> readFinished(const JsonValue& record) {
 }
 
 // Files one parsed line into `obs`.
-void takeRecord(JsonValue record, const RunRequest& request, Observations* obs) {
-    const JsonValue* event = record.find("event");
-    if (event != nullptr && event->isString() && event->text == "finished") {
-        if (!obs->finished) obs->finished = readFinished(record);
-        return;
+// The stream the harness writes is exactly: one `finished` record, then one
+// record per test that needs an observation, in test order, then `end`
+// (cut short only when the run was stopped). Anything else means the program
+// wrote to the channel itself, and nothing of it is trusted.
+class StreamReader {
+public:
+    StreamReader(const RunRequest& request, Observations* obs) : request_(request), obs_(obs) {}
+
+    void take(Result<JsonValue> parsed) {
+        if (obs_->tampered) return;
+        if (!parsed || !parsed.value().isObject() || done_) return tamper();
+        JsonValue record = std::move(parsed).value();
+        const JsonValue* event = record.find("event");
+        bool isEvent = event != nullptr && event->isString();
+        if (!obs_->finished) {
+            if (!isEvent || event->text != "finished") return tamper();
+            obs_->finished = readFinished(record);
+            return;
+        }
+        if (isEvent && event->text == "end") {
+            done_ = true;
+            if (nextExpected() != request_.tests.size()) tamper();
+            return;
+        }
+        takeObservation(std::move(record));
     }
-    const JsonValue* index = record.find("i");
-    int64_t i = -1;
-    // Observations are taken after the program ends: anything before the
-    // `finished` record was written by the program itself.
-    if (!obs->finished || index == nullptr || !integerValue(*index, &i)) return;
-    if (i < 0 || static_cast<uint64_t>(i) >= request.tests.size()) return;
-    std::optional<JsonValue>& slot = obs->records[static_cast<size_t>(i)];
-    Need need = needOf(request.tests[static_cast<size_t>(i)]);
-    bool wellFormed = (need == Need::kVariable && isWellFormedVariable(record)) ||
-                      (need == Need::kCall && isWellFormedCall(record)) ||
-                      (need != Need::kNothing && isObservationFailure(record));
-    if (!slot && wellFormed) slot = std::move(record);
-}
+
+private:
+    size_t nextExpected() {
+        while (next_ < request_.tests.size() && needOf(request_.tests[next_]) == Need::kNothing) ++next_;
+        return next_;
+    }
+
+    void takeObservation(JsonValue record) {
+        const JsonValue* index = record.find("i");
+        int64_t i = -1;
+        size_t want = nextExpected();
+        if (index == nullptr || !integerValue(*index, &i) || want == request_.tests.size() ||
+            i != static_cast<int64_t>(want)) {
+            return tamper();
+        }
+        Need need = needOf(request_.tests[want]);
+        bool wellFormed = (need == Need::kVariable && isWellFormedVariable(record)) ||
+                          (need == Need::kCall && isWellFormedCall(record)) || isObservationFailure(record);
+        if (!wellFormed) return tamper();
+        obs_->records[want] = std::move(record);
+        ++next_;
+    }
+
+    void tamper() {
+        obs_->tampered = true;
+        obs_->finished.reset();
+        for (auto& r : obs_->records) r.reset();
+    }
+
+    const RunRequest& request_;
+    Observations* obs_;
+    size_t next_ = 0;
+    bool done_ = false;
+};
 
 }  // namespace
 
 Observations parseObservations(std::string_view ndjson, const RunRequest& request) {
     Observations obs;
     obs.records.resize(request.tests.size());
+    StreamReader reader(request, &obs);
     size_t start = 0;
     while (start < ndjson.size()) {
         size_t end = ndjson.find('\n', start);
-        if (end == std::string_view::npos) end = ndjson.size();
+        // A last line without its newline was cut short (the run was stopped
+        // or the size cap reached): it is not a record.
+        if (end == std::string_view::npos) break;
         std::string_view line = ndjson.substr(start, end - start);
         start = end + 1;
         if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-        Result<JsonValue> record = parseJson(line);
-        if (record && record.value().isObject()) takeRecord(std::move(record).value(), request, &obs);
+        reader.take(parseJson(line));
     }
     return obs;
 }

@@ -3,12 +3,14 @@
 // measurements. Private to src/protocol.
 //
 // The records come through a pipe the program can also write to, so they are
-// treated as untrusted: a line that does not parse, or is not a well-formed
-// record, is ignored; the first `finished` record and, after it, the first
-// well-formed record for each test index count; records for other indexes
-// and duplicates are ignored. Only the program's own fate can be forged this
-// way (status comes from the runner's measurements, expected values never
-// enter the sandbox).
+// untrusted. The harness writes exactly one `finished` record, one record per
+// observation in test order, and `end`; a stream that deviates in any way (a
+// line that does not parse, a second `finished`, a record out of order or
+// after `end`) is marked tampered and none of it counts: the tests that need
+// observations fail. What remains possible (a program that writes a complete,
+// well-formed stream and exits before the harness can) gains nothing: expected
+// values never enter the sandbox, so a forgery can only claim what the program
+// could have computed honestly, and the status comes from the runner.
 #pragma once
 
 #include <optional>
@@ -29,6 +31,7 @@ struct FinishedRecord {
 };
 
 struct Observations {
+    bool tampered = false;  // the stream was not the harness's alone; nothing else is set
     std::optional<FinishedRecord> finished;
     // One slot per test; empty when the test needs no observation or none was
     // reported. A variable record has a bool "exists" (and, when true, a

@@ -139,7 +139,13 @@ int addProcAndTmp(const SandboxConfig& config, const char* root) {
     Path proc, tmp;
     if (!join(&proc, root, "proc") || !join(&tmp, root, "tmp")) return ENAMETOOLONG;
     if (::mkdir(proc.buf, 0555) != 0 || ::mkdir(tmp.buf, 0755) != 0) return errno;
-    if (::mount("proc", proc.buf, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0) return errno;
+    // hidepid: the init (not dumpable) vanishes from the program's /proc
+    // altogether; "invisible" needs Linux 5.8, "2" is the older spelling.
+    constexpr unsigned long kProcFlags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    if (::mount("proc", proc.buf, "proc", kProcFlags, "hidepid=invisible") != 0 &&
+        (errno != EINVAL || ::mount("proc", proc.buf, "proc", kProcFlags, "hidepid=2") != 0)) {
+        return errno;
+    }
     char opts[128];
     std::snprintf(opts, sizeof opts, "size=%llu,nr_inodes=%llu,mode=0700,uid=%u,gid=%u",
                   static_cast<unsigned long long>(config.tmpBytes),

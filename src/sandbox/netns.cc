@@ -49,19 +49,36 @@ Result<UniqueFd> createEmptyNetns() {
     return ns;
 }
 
+namespace {
+
+// In the probe child, under the profile: 0 when no AF_UNIX socket can get an
+// address another run could find (bind, connect, or the kernel's autobind
+// on a send with SO_PASSCRED), else the number of the check that failed.
+int probeRendezvous() {
+    int fd = ::socket(AF_UNIX, SOCK_DGRAM, 0);
+    if (fd < 0) return errno == EPERM ? 0 : 10;
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path + 1, "pyexec-probe", 12);  // abstract: leading NUL
+    auto len = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 13);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) == 0 || errno != EPERM) return 1;
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), len) == 0 || errno != EPERM) return 2;
+    int on = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
+    ::sendto(fd, "x", 1, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&addr), len);
+    sockaddr_un self{};
+    socklen_t selfLen = sizeof self;
+    if (::getsockname(fd, reinterpret_cast<sockaddr*>(&self), &selfLen) != 0) return 3;
+    return selfLen > offsetof(sockaddr_un, sun_path) ? 4 : 0;  // autobound: it has a name
+}
+
+}  // namespace
+
 bool blocksUnixRendezvous(const SeccompProgram& profile) {
     pid_t pid = ::fork();
     if (pid == 0) {
-        if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || profile.apply() != 0) ::_exit(2);
-        int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
-        if (fd < 0) ::_exit(errno == EPERM ? 0 : 3);
-        sockaddr_un addr{};
-        addr.sun_family = AF_UNIX;
-        std::memcpy(addr.sun_path + 1, "pyexec-probe", 12);  // abstract: leading NUL
-        socklen_t len = offsetof(sockaddr_un, sun_path) + 13;
-        bool bindRefused = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 && errno == EPERM;
-        bool connectRefused = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 && errno == EPERM;
-        ::_exit(bindRefused && connectRefused ? 0 : 1);
+        if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || profile.apply() != 0) ::_exit(100);
+        ::_exit(probeRendezvous());
     }
     int status = 0;
     if (pid < 0 || ::waitpid(pid, &status, 0) != pid) return false;

@@ -13,10 +13,11 @@ namespace pyexec::sandbox {
 // down, and returns an fd that keeps it alive. Master, as root.
 Result<UniqueFd> createEmptyNetns();
 
-// Whether programs under this profile can rendezvous through AF_UNIX: a
-// child applies the profile and tries to bind and connect an abstract unix
-// socket (the only kind of address two runs in one network namespace could
-// share). True when both calls are refused by the filter (EPERM).
+// Whether programs under this profile cannot rendezvous through AF_UNIX
+// (abstract socket names are per network namespace, the one thing two runs
+// in a shared namespace could meet through): a child applies the profile and
+// tries bind, connect, and the kernel's autobind (SO_PASSCRED then a send).
+// True when none of them gives the socket a name.
 bool blocksUnixRendezvous(const SeccompProgram& profile);
 
 }  // namespace pyexec::sandbox

@@ -1,5 +1,6 @@
 #include "server/engine.h"
 
+#include <pwd.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -66,6 +67,11 @@ Result<std::unique_ptr<Engine>> Engine::create(const Settings& settings, Engine*
     c.cgroup.pidsMax = static_cast<uint64_t>(settings.pidsMax);
     c.seccomp = &e->seccomp_;
     if (Status s = e->setUpNetwork(); !s) return s.error();
+    if (const passwd* pw = ::getpwuid(settings.uid); pw != nullptr) {
+        // Processes of that host user could signal or trace the programs.
+        log::warn("sandbox uid " + std::to_string(settings.uid) + " is host user '" + pw->pw_name +
+                  "'; an unused uid (--uid) keeps that user's processes away from the runs");
+    }
     if (previous != nullptr) {
         e->cgroups_ = std::move(previous->cgroups_);
     } else {
@@ -86,7 +92,7 @@ Status Engine::setUpNetwork() {
     netnsMode_ = settings_.netns;
     if (netnsMode_ == "shared" && !sandbox::blocksUnixRendezvous(seccomp_)) {
         log::warn("seccomp profile " + std::string(seccomp_.name()) +
-                  " allows AF_UNIX bind/connect: using a network namespace per run");
+                  " lets AF_UNIX sockets get a name another run could reach: using a network namespace per run");
         netnsMode_ = "per-run";
     }
     if (netnsMode_ == "shared") {

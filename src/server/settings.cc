@@ -59,8 +59,8 @@ const std::map<std::string, Option>& options() {
         {"queue-timeout-ms", {"N  wait for a free worker before 503 overloaded (default 5000)", number(&Settings::queueTimeoutMs, 1, 600000)}},
         {"grace-ms", {"N  shutdown grace for in-flight runs (default 15000)", number(&Settings::graceMs, 0, 600000)}},
         {"cgroup", {"v1|v2  force a cgroup backend (default: detect)", text(&Settings::cgroupBackend)}},
-        {"netns", {"shared|per-run  one empty network namespace for all runs (default, when the profile\n"
-                   "      blocks AF_UNIX bind/connect) or a new one per run", text(&Settings::netns)}},
+        {"netns", {"per-run|shared  a new network namespace per run (default), or one empty namespace\n"
+                   "      for all runs (refused unless the profile stops AF_UNIX rendezvous)", text(&Settings::netns)}},
         {"config", {"FILE  read options from FILE (\"name = value\" lines)", text(&Settings::configFile)}},
     };
     return kOptions;

@@ -19,6 +19,7 @@ namespace {
 
 const std::string kFinished = R"J({"event": "finished", "exitCode": 0, "syntaxError": false, "error": null})J" "\n";
 const std::string kEnd = R"J({"event": "end"})J" "\n";
+const std::string kTampered = "observations unavailable: the program wrote to the harness's result channel";
 const std::string kFffd = "\xEF\xBF\xBD";
 
 RunRequest requestWith(const std::string& tests) {
@@ -394,11 +395,13 @@ TEST(Judge, HarnessLeadingNewlineAndEscapes) {
                  true, "\"caf\xC3\xA9 \xF0\x9F\x98\x80\"");
 }
 
-TEST(Judge, PartialLineBeforeTheFirstRecord) {
+TEST(Judge, PartialLineBeforeTheFirstRecordMeansTampered) {
     // The program wrote "{\"i\": 0" without a newline; the harness's output
-    // starts with one, so its records survive.
-    std::string records = "{\"i\": 0\n" + kFinished + R"J({"i": 0, "exists": true, "type": "int", "value": 1})J" "\n";
-    checkVerdict(judgeOne(R"J({"type": "variable_value", "name": "x", "expected": 1})J", "", records), true, "1");
+    // starts with one, so the fragment becomes a line of its own: a sign of
+    // writing to the channel, so nothing counts.
+    std::string records = "{\"i\": 0\n" + kFinished + R"J({"i": 0, "exists": true, "type": "int", "value": 1})J" "\n" + kEnd;
+    checkVerdict(judgeOne(R"J({"type": "variable_value", "name": "x", "expected": 1})J", "", records), false, "null",
+                 kTampered);
 }
 
 TEST(Judge, ListLength) {
@@ -514,71 +517,96 @@ TEST(Judge, SyntaxErrorFailsEveryObservationTest) {
     checkVerdict(v, false, "null", "the program has a syntax error, so it did not run");
 }
 
-TEST(Judge, GarbageLinesAreIgnored) {
-    std::string records = "garbage\n{\"i\": 0, \"exists\"\n\xFF\xFE\n[1,2]\n\"str\"\n\n   \n" + kFinished +
-                          "not json either\n" + R"J({"i": 0, "exists": true, "type": "int", "value": 5})J" "\n" + kEnd;
-    checkVerdict(judgeOne(R"J({"type": "variable_value", "name": "x", "expected": 5})J", "", records), true, "5");
+const std::string kX5 = R"J({"type": "variable_value", "name": "x", "expected": 5})J";
+const std::string kRecord5 = R"J({"i": 0, "exists": true, "type": "int", "value": 5})J" "\n";
+
+TEST(Judge, BlankLinesAreFine) {
+    checkVerdict(judgeOne(kX5, "", "\n\n  \n" + kFinished + "\n" + kRecord5 + "\n" + kEnd), true, "5");
 }
 
-TEST(Judge, RecordsBeforeFinishedAreTheProgramsOwn) {
-    // The program writes a record to fd 4 while it runs; the harness's real one
-    // comes after `finished`.
-    std::string records = R"J({"i": 0, "exists": true, "type": "int", "value": 5})J" "\n" + kFinished +
-                          R"J({"i": 0, "exists": true, "type": "int", "value": 4})J" "\n" + kEnd;
-    checkVerdict(judgeOne(R"J({"type": "variable_value", "name": "x", "expected": 5})J", "", records), false, "4");
+TEST(Judge, GarbageMeansTampered) {
+    // A partial line the program left on fd 4 is ended by the harness's "\n".
+    checkVerdict(judgeOne(kX5, "", "garbage\n" + kFinished + kRecord5 + kEnd), false, "null", kTampered);
+    checkVerdict(judgeOne(kX5, "", kFinished + "\xFF\xFE\n" + kRecord5 + kEnd), false, "null", kTampered);
+    checkVerdict(judgeOne(kX5, "", kFinished + "[1,2]\n" + kRecord5 + kEnd), false, "null", kTampered);
 }
 
-TEST(Judge, FirstRecordPerIndexWins) {
-    std::string records = kFinished + R"J({"i": 0, "exists": true, "type": "int", "value": 4})J" "\n" +
-                          R"J({"i": 0, "exists": true, "type": "int", "value": 5})J" "\n" + kEnd;
-    checkVerdict(judgeOne(R"J({"type": "variable_value", "name": "x", "expected": 5})J", "", records), false, "4");
+TEST(Judge, ForgedRecordsBeforeTheHarnessMeanTampered) {
+    // The program forges a whole sequence, then the harness writes the real one.
+    std::string forged = kFinished + kRecord5 + kEnd;
+    std::string real = kFinished + R"J({"i": 0, "exists": true, "type": "int", "value": 1})J" "\n" + kEnd;
+    checkVerdict(judgeOne(kX5, "", forged + real), false, "null", kTampered);
+    checkVerdict(judgeOne(kX5, "", kRecord5 + real), false, "null", kTampered);
 }
 
-TEST(Judge, FirstFinishedRecordWins) {
+TEST(Judge, ForgeryAfterTheHarnessMeansTampered) {
+    std::string real = kFinished + R"J({"i": 0, "exists": true, "type": "int", "value": 1})J" "\n" + kEnd;
+    checkVerdict(judgeOne(kX5, "", real + kFinished + kRecord5 + kEnd), false, "null", kTampered);
+    checkVerdict(judgeOne(kX5, "", real + kRecord5), false, "null", kTampered);
+}
+
+TEST(Judge, DuplicateRecordMeansTampered) {
+    std::string records = kFinished + R"J({"i": 0, "exists": true, "type": "int", "value": 4})J" "\n" + kRecord5 + kEnd;
+    checkVerdict(judgeOne(kX5, "", records), false, "null", kTampered);
+}
+
+TEST(Judge, ForgedSyntaxErrorIsNotBelieved) {
     std::string records = kFinished +
                           R"J({"event": "finished", "exitCode": 1, "syntaxError": true, "error": "SyntaxError: x"})J" "\n" +
-                          R"J({"i": 0, "exists": true, "type": "int", "value": 5})J" "\n";
-    checkVerdict(judgeOne(R"J({"type": "variable_value", "name": "x", "expected": 5})J", "", records), true, "5");
+                          kRecord5 + kEnd;
+    RunRequest request = requestWith(kX5);
+    RunAnswer answer = buildRunAnswer(request, finishedRun("", records), "r");
+    STRCMP_EQUAL("ok", answer.status.c_str());
+    checkVerdict(judgeTests(request, finishedRun("", records))[0], false, "null", kTampered);
 }
 
-TEST(Judge, MalformedRecordsAreIgnored) {
-    std::string records = kFinished + R"J({"i": 0})J" "\n" + R"J({"i": 0, "exists": "yes"})J" "\n" +
-                          R"J({"i": 0, "exists": true})J" "\n" + R"J({"i": 0, "exists": true, "value": 5})J" "\n" +
-                          R"J({"i": 0, "exists": true, "type": 5, "value": 5})J" "\n" +
-                          R"J({"i": 0, "exists": true, "type": "list", "value": [5], "len": "1"})J" "\n" +
-                          R"J({"i": 0, "ok": true, "value": 5})J" "\n" +
-                          R"J({"i": 0, "exists": true, "type": "int", "value": 6})J" "\n";
-    checkVerdict(judgeOne(R"J({"type": "variable_value", "name": "x", "expected": 6})J", "", records), true, "6");
+TEST(Judge, MalformedRecordMeansTampered) {
+    for (const char* bad : {R"J({"i": 0})J", R"J({"i": 0, "exists": "yes"})J", R"J({"i": 0, "exists": true, "value": 5})J",
+                            R"J({"i": 0, "exists": true, "type": 5, "value": 5})J", R"J({"i": 0, "ok": true, "value": 5})J"}) {
+        checkVerdict(judgeOne(kX5, "", kFinished + bad + "\n" + kEnd), false, "null", kTampered);
+    }
 }
 
 TEST(Judge, CallRecordsMustFitACallTest) {
-    std::string records = kFinished + R"J({"i": 0, "exists": true, "type": "int", "value": 3})J" "\n" +
-                          R"J({"i": 0, "ok": false})J" "\n" + R"J({"i": 0, "ok": false, "error": 5})J" "\n" +
-                          R"J({"i": 0, "ok": true})J" "\n" + R"J({"i": 0, "ok": true, "type": "int", "value": 2})J" "\n";
-    checkVerdict(judgeOne(R"J({"type": "function_call", "function": "f", "expected": 3})J", "", records), false, "2");
+    const std::string call = R"J({"type": "function_call", "function": "f", "expected": 3})J";
+    checkVerdict(judgeOne(call, "", kFinished + R"J({"i": 0, "exists": true, "type": "int", "value": 3})J" "\n" + kEnd),
+                 false, "null", kTampered);
+    checkVerdict(judgeOne(call, "", kFinished + R"J({"i": 0, "ok": false})J" "\n" + kEnd), false, "null", kTampered);
+    checkVerdict(judgeOne(call, "", kFinished + R"J({"i": 0, "ok": true, "type": "int", "value": 3})J" "\n" + kEnd),
+                 true, "3");
 }
 
-TEST(Judge, IndexesOutOfRangeOrOddAreIgnored) {
-    std::string records = kFinished + R"J({"i": 1, "exists": true, "type": "int", "value": 1})J" "\n" +
-                          R"J({"i": -1, "exists": true, "type": "int", "value": 1})J" "\n" +
-                          R"J({"i": 99999999999999999999, "exists": true, "type": "int", "value": 1})J" "\n" +
-                          R"J({"i": "0", "exists": true, "type": "int", "value": 1})J" "\n" +
-                          R"J({"i": 0.0, "exists": true, "type": "int", "value": 1})J" "\n" +
-                          R"J({"i": null, "exists": true, "type": "int", "value": 1})J" "\n";
-    checkVerdict(judgeOne(R"J({"type": "variable_value", "name": "x", "expected": 1})J", "", records), false, "null",
-                 "observations unavailable");
+TEST(Judge, IndexesMustFollowTestOrder) {
+    for (const char* i : {"1", "-1", "99999999999999999999", "\"0\"", "0.0", "null"}) {
+        std::string record = std::string(R"J({"i": )J") + i + R"J(, "exists": true, "type": "int", "value": 5})J" "\n";
+        checkVerdict(judgeOne(kX5, "", kFinished + record + kEnd), false, "null", kTampered);
+    }
 }
 
-TEST(Judge, RecordsForOutputTestsAreIgnored) {
-    std::string records = kFinished + R"J({"i": 0, "exists": true, "type": "str", "value": "Hello"})J" "\n";
+TEST(Judge, EndBeforeEveryObservationMeansTampered) {
+    checkVerdict(judgeOne(kX5, "", kFinished + kEnd), false, "null", kTampered);
+}
+
+TEST(Judge, RecordsForOutputTestsAreNotExpected) {
+    std::string records = kFinished + R"J({"i": 0, "exists": true, "type": "str", "value": "Hello"})J" "\n" + kEnd;
     checkVerdict(judgeOne(R"J({"type": "output", "expected": "Hello"})J", "Bye\n", records), false, "\"Bye\"");
 }
 
-TEST(Judge, DeeplyNestedRecordIsIgnoredNotACrash) {
+TEST(Judge, AStreamCutShortByAStopIsUsedAsFarAsItGoes) {
+    std::string tests = kX5 + "," + R"J({"type": "variable_exists", "name": "y"})J";
+    RunOutcome o = finishedRun("", kFinished + kRecord5);
+    o.timedOut = true;
+    o.signal = 9;
+    o.exitCode = -1;
+    std::vector<TestVerdict> v = judgeTests(requestWith(tests), o);
+    checkVerdict(v[0], true, "5");
+    CHECK_FALSE(v[1].passed);
+}
+
+TEST(Judge, DeeplyNestedRecordIsRefusedNotACrash) {
     std::string deep = std::string(200000, '[') + std::string(200000, ']');
     std::string records = kFinished + R"J({"i": 0, "exists": true, "type": "list", "value": )J" + deep + "}\n";
-    checkVerdict(judgeOne(R"J({"type": "variable_exists", "name": "x"})J", "", records), false, "null",
-                 "observations unavailable");
+    checkVerdict(judgeOne(R"J({"type": "variable_exists", "name": "x"})J", "", records), false, "null", kTampered);
 }
 
 TEST(Judge, EveryTestGetsAVerdict) {
@@ -586,10 +614,11 @@ TEST(Judge, EveryTestGetsAVerdict) {
     for (int i = 0; i < 100; ++i) tests += std::string(i ? "," : "") + R"J({"type": "variable_exists", "name": "v"})J";
     RunRequest request = requestWith(tests);
     std::string records = kFinished;
-    for (int i = 0; i < 100; i += 2) {
-        records += R"J({"i": )J" + std::to_string(i) + R"J(, "exists": true, "type": "int", "value": 1})J" "\n";
+    for (int i = 0; i < 100; ++i) {
+        records += R"J({"i": )J" + std::to_string(i) +
+                   (i % 2 == 0 ? R"J(, "exists": true, "type": "int", "value": 1})J" : R"J(, "exists": false})J") + "\n";
     }
-    std::vector<TestVerdict> v = judgeTests(request, finishedRun("", records));
+    std::vector<TestVerdict> v = judgeTests(request, finishedRun("", records + kEnd));
     CHECK_EQUAL(100u, v.size());
     for (size_t i = 0; i < v.size(); ++i) CHECK_EQUAL(i % 2 == 0, v[i].passed);
 }

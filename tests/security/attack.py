@@ -1,0 +1,175 @@
+"""Shared helpers of the security suites (tests/security/test_*.py).
+
+Each attack program reports what it observed as one JSON line on stdout,
+prefixed with MARK, so that the test can tell "the attack was blocked" from
+"the program failed for some other reason". The host-side checks (processes,
+cgroups, mounts) are scoped to the Service's own pyexecd, because other
+pyexecd instances may run on the same machine at the same time."""
+import json
+import os
+import secrets
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from service import Service  # noqa: E402,F401
+
+MARK = "@@ATTACK@@"
+SANDBOX_UID = 1000
+SECRET = "s3cr3t-do-not-leak"  # PYEXEC_TEST_SECRET in pyexecd's environment (tests/lib/service.py)
+
+# Python source prepended to attack programs: report(dict) prints the result
+# line; sc(nr, *args) calls syscall(2) through ctypes and returns (ret, errno).
+PRELUDE = r'''
+import ctypes as _ct, json as _json, os as _os, sys as _sys
+_libc = _ct.CDLL(None, use_errno=True)
+_libc.syscall.restype = _ct.c_long
+def sc(nr, *args):
+    _ct.set_errno(0)
+    r = _libc.syscall(_ct.c_long(nr), *[_ct.c_long(a) for a in args])
+    return [int(r), _ct.get_errno()]
+def report(obj):
+    _sys.stdout.write("\n" + MARK + _json.dumps(obj) + "\n")
+    _sys.stdout.flush()
+'''.replace("MARK", repr(MARK))
+
+
+def unique(prefix="pyexec-attack"):
+    return f"{prefix}-{secrets.token_hex(8)}"
+
+
+def reported(testcase, result):
+    """The JSON the attack program reported (the last MARK line of stdout)."""
+    lines = [ln for ln in result["stdout"].splitlines() if ln.startswith(MARK)]
+    testcase.assertTrue(lines, f"the attack program reported nothing: status={result['status']} "
+                               f"error={result['error']!r} stderr={result['stderr'][-2000:]!r}")
+    return json.loads(lines[-1][len(MARK):])
+
+
+def attack(testcase, svc, code, timeout_ms=5000, expect_status="ok", **fields):
+    """Runs PRELUDE + code and returns (response, reported JSON)."""
+    status, r = svc.run(PRELUDE + code, timeoutMs=timeout_ms, **fields)
+    testcase.assertEqual(status, 200, r)
+    if expect_status is not None:
+        testcase.assertEqual(r["status"], expect_status,
+                             f"error={r['error']!r} stderr={r['stderr'][-3000:]!r} stdout={r['stdout'][-1000:]!r}")
+    return r, reported(testcase, r)
+
+
+# ---------------------------------------------------------------- host side
+
+def _read(path, mode="r"):
+    try:
+        with open(path, mode) as f:
+            return f.read()
+    except OSError:
+        return None
+
+
+def _status_field(pid, field):
+    text = _read(f"/proc/{pid}/status") or ""
+    for line in text.splitlines():
+        if line.startswith(field + ":"):
+            return line.split(":", 1)[1].split()
+    return None
+
+
+def all_pids():
+    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
+
+
+def descendants(root):
+    """Every live process below `root` (host pids)."""
+    children = {}
+    for pid in all_pids():
+        ppid = _status_field(pid, "PPid")
+        if ppid:
+            children.setdefault(int(ppid[0]), []).append(pid)
+    out, todo = [], [root]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def sandbox_processes(svc):
+    """Processes below our pyexecd that run as the sandbox uid."""
+    out = []
+    for pid in descendants(svc.pyexecd.pid):
+        uid = _status_field(pid, "Uid")
+        if uid and int(uid[0]) == SANDBOX_UID:
+            out.append(pid)
+    return out
+
+
+def processes_with(marker):
+    """Host pids whose command line contains `marker` (any owner)."""
+    found = []
+    needle = marker.encode()
+    for pid in all_pids():
+        if pid == os.getpid():
+            continue
+        cmd = _read(f"/proc/{pid}/cmdline", "rb")
+        if cmd and needle in cmd:
+            found.append((pid, cmd.replace(b"\0", b" ").decode("utf-8", "replace")))
+    return found
+
+
+def run_cgroups(svc):
+    """run-* cgroup folders of our pyexecd, in every hierarchy (v1 or v2)."""
+    tag = f"pyexec-{svc.pyexecd.pid}"
+    out = []
+    for dirpath, dirnames, _ in os.walk("/sys/fs/cgroup"):
+        if os.path.basename(dirpath) == tag:
+            out.extend(os.path.join(dirpath, d) for d in dirnames if d.startswith("run-"))
+            dirnames[:] = []
+    return out
+
+
+def mount_points():
+    """The host's mount table as a set of (mount point, fs type, source)."""
+    out = set()
+    for line in (_read("/proc/self/mountinfo") or "").splitlines():
+        left, _, right = line.partition(" - ")
+        fields, rest = left.split(), right.split()
+        out.add((fields[4], rest[0] if rest else "", rest[1] if len(rest) > 1 else ""))
+    return out
+
+
+def state_files(svc):
+    """Files in the Service's state folder, apart from logs and nginx's temp files."""
+    out = set()
+    for dirpath, dirnames, files in os.walk(svc.state):
+        rel = os.path.relpath(dirpath, svc.state)
+        if rel.startswith("nginx"):
+            continue
+        for name in files + dirnames:
+            out.add(os.path.normpath(os.path.join(rel, name)))
+    return out
+
+
+def settled(fn, seconds=3.0, step=0.05):
+    """fn()'s value once it is empty/false, or its last value after `seconds`."""
+    deadline = time.time() + seconds
+    while True:
+        value = fn()
+        if not value or time.time() >= deadline:
+            return value
+        time.sleep(step)
+
+
+class LeftoverChecks:
+    """Mix-in for TestCase: nothing of any run outlives it (S5)."""
+
+    svc = None
+
+    def assertNothingLeft(self, mounts_before, seconds=3.0):
+        svc = self.svc
+        self.assertEqual(settled(lambda: sandbox_processes(svc), seconds), [],
+                         "sandbox processes outlived their run")
+        self.assertEqual(settled(lambda: run_cgroups(svc), seconds), [], "run cgroups were left behind")
+        self.assertEqual(mount_points() - mounts_before, set(), "runs left mounts on the host")
+        root = os.path.join(svc.state, "root")
+        if os.path.isdir(root):
+            self.assertEqual(os.listdir(root), [], "the sandbox root mount point is not empty on the host")
