@@ -200,8 +200,8 @@ Result<protocol::RunOutcome> ColdRunner::run(const RunSpec& spec) {
     sandbox::ChildIo childIo{io.stdinChild.get(), io.outChild.get(), io.errChild.get(), io.inputChild.get(),
                              io.resultChild.get()};
     double t1 = nowMs();
-    auto launched = sandbox::launch(config_, *cg.value(), childIo, argv, const_cast<char* const*>(kEnv),
-                                    spec.timeoutMs / 1000 + 2);
+    sandbox::Program program{argv, const_cast<char* const*>(kEnv), nullptr};
+    auto launched = sandbox::launch(config_, *cg.value(), childIo, program, spec.timeoutMs / 1000 + 2);
     if (!launched) return launched.error();
     io.closeChildEnds();
     double start = nowMs();

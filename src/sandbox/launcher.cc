@@ -30,8 +30,7 @@ constexpr int kHighFd = 100;  // where fds are parked before being moved to 0–
 struct ChildContext {
     const SandboxConfig* config;
     const ChildIo* io;
-    char* const* argv;
-    char* const* envp;
+    const Program* program;
     int cpuSeconds;
     int goFd;
     int reportFd;
@@ -88,7 +87,8 @@ int closeAllExcept(int* keep, int n) {
     // Everything from 5 up, the report pipe included, goes: nothing of the
     // worker stays reachable. (The report fd is close-on-exec anyway.)
     if (::syscall(SYS_close_range, 5, ~0U, 0) != 0) fail(c, Step::kExec, errno, 20);
-    ::execve(c.argv[0], c.argv, c.envp);
+    if (c.program->inProcess != nullptr) c.program->inProcess();
+    ::execve(c.program->argv[0], c.program->argv, c.program->envp);
     _exit(127);  // the report fd is gone; the worker sees exit 127 and no output
 }
 
@@ -161,14 +161,14 @@ Result<Pipe> makePipe() {
     return Pipe{UniqueFd(fds[0]), UniqueFd(fds[1])};
 }
 
-pid_t cloneSandbox(const SandboxConfig& config, RunCgroup& cgroup, int* pidfd) {
+pid_t cloneSandbox(const SandboxConfig& config, int cgroupDirFd, int* pidfd) {
     clone_args args{};
     args.flags = kNamespaces | CLONE_PIDFD | (config.sharedNetnsFd >= 0 ? 0 : CLONE_NEWNET);
     args.pidfd = reinterpret_cast<uint64_t>(pidfd);
     args.exit_signal = SIGCHLD;
-    if (cgroup.dirFd() >= 0) {
+    if (cgroupDirFd >= 0) {
         args.flags |= CLONE_INTO_CGROUP;
-        args.cgroup = static_cast<uint64_t>(cgroup.dirFd());
+        args.cgroup = static_cast<uint64_t>(cgroupDirFd);
     }
     return static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof args));
 }
@@ -190,8 +190,12 @@ const char* stepName(Step step) {
     return "unknown";
 }
 
-Result<Launched> launch(const SandboxConfig& config, RunCgroup& cgroup, const ChildIo& io,
-                        char* const* argv, char* const* envp, int cpuSeconds) {
+static double msBetween(const timespec& a, const timespec& b) {
+    return static_cast<double>(b.tv_sec - a.tv_sec) * 1e3 + static_cast<double>(b.tv_nsec - a.tv_nsec) / 1e6;
+}
+
+Result<Launched> spawn(const SandboxConfig& config, int cgroupDirFd, const ChildIo& io, const Program& program,
+                       int cpuSeconds) {
     if (config.seccomp == nullptr) {
         return makeError(ErrorKind::kSandboxUnavailable, "no seccomp profile loaded");
     }
@@ -200,38 +204,47 @@ Result<Launched> launch(const SandboxConfig& config, RunCgroup& cgroup, const Ch
     auto rep = makePipe();
     if (!rep) return rep.error();
     int pidfd = -1;
-    timespec t0{}, t1{}, t2{};
+    timespec t0{}, t1{};
     ::clock_gettime(CLOCK_MONOTONIC, &t0);
-    ChildContext ctx{&config, &io, argv, envp, cpuSeconds, go.value().read.get(), rep.value().write.get()};
-    pid_t pid = cloneSandbox(config, cgroup, &pidfd);
+    ChildContext ctx{&config, &io, &program, cpuSeconds, go.value().read.get(), rep.value().write.get()};
+    pid_t pid = cloneSandbox(config, cgroupDirFd, &pidfd);
     if (pid < 0) {
         return makeError(ErrorKind::kSandboxUnavailable,
                          std::string("clone3 with namespaces: ") + std::strerror(errno), {}, errno);
     }
     if (pid == 0) containAndRun(ctx);
     ::clock_gettime(CLOCK_MONOTONIC, &t1);
-    Launched out{pid, UniqueFd(pidfd), std::move(rep.value().read)};
+    Launched out{pid, UniqueFd(pidfd), std::move(rep.value().read), std::move(go.value().write), msBetween(t0, t1), 0};
     ::fcntl(out.report.get(), F_SETFL, O_NONBLOCK);  // read only when poll says so, or at the end
-    if (cgroup.dirFd() < 0) {
-        if (Status s = cgroup.addProcess(pid); !s) {
-            ::kill(pid, SIGKILL);
-            ::waitpid(pid, nullptr, 0);
-            return s.error();
-        }
-    }
-    ::clock_gettime(CLOCK_MONOTONIC, &t2);
-    auto ms = [](const timespec& a, const timespec& b) {
-        return static_cast<double>(b.tv_sec - a.tv_sec) * 1e3 + static_cast<double>(b.tv_nsec - a.tv_nsec) / 1e6;
-    };
-    out.cloneMs = ms(t0, t1);
-    out.placeMs = ms(t1, t2);
-    char byte = 1;
-    if (::write(go.value().write.get(), &byte, 1) != 1) {
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, nullptr, 0);
-        return makeError(ErrorKind::kSandboxUnavailable, "could not release the sandbox init", {}, errno);
-    }
     return out;
+}
+
+Status release(Launched& launched, RunCgroup& cgroup, bool bornInCgroup) {
+    timespec t0{}, t1{};
+    ::clock_gettime(CLOCK_MONOTONIC, &t0);
+    Status placed = bornInCgroup ? okStatus() : cgroup.addProcess(launched.initPid);
+    ::clock_gettime(CLOCK_MONOTONIC, &t1);
+    launched.placeMs = msBetween(t0, t1);
+    char byte = 1;
+    if (placed && ::write(launched.go.get(), &byte, 1) == 1) {
+        launched.go.reset();
+        return okStatus();
+    }
+    // The init never ran a step; it dies here (and is reaped by its parent).
+    ::kill(launched.initPid, SIGKILL);
+    if (!placed) return placed.error();
+    return makeError(ErrorKind::kSandboxUnavailable, "could not release the sandbox init", {}, errno);
+}
+
+Result<Launched> launch(const SandboxConfig& config, RunCgroup& cgroup, const ChildIo& io, const Program& program,
+                        int cpuSeconds) {
+    auto launched = spawn(config, cgroup.dirFd(), io, program, cpuSeconds);
+    if (!launched) return launched.error();
+    if (Status s = release(launched.value(), cgroup, cgroup.dirFd() >= 0); !s) {
+        ::waitpid(launched.value().initPid, nullptr, 0);
+        return s.error();
+    }
+    return launched;
 }
 
 }  // namespace pyexec::sandbox

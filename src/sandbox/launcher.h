@@ -38,15 +38,35 @@ struct ChildIo {
     int stdinFd = -1, stdoutFd = -1, stderrFd = -1, inputFd = -1, resultFd = -1;
 };
 
+// How the program starts once its sandbox is complete: an exec of argv with
+// envp (cold), or a function of the cloning process's own that never returns
+// (warm: the zygote's pre-initialised interpreter runs the harness).
+struct Program {
+    char* const* argv = nullptr;  // NULL-terminated; must outlive spawn()
+    char* const* envp = nullptr;
+    void (*inProcess)() = nullptr;
+};
+
 struct Launched {
     pid_t initPid = -1;
     UniqueFd pidfd;   // readable when the init has exited
-    UniqueFd report;  // ChildReport records from the init
+    UniqueFd report;  // ChildReport records from the init (non-blocking)
+    UniqueFd go;      // one byte releases the init into step 3
     double cloneMs = 0, placeMs = 0;  // clone3; moving the init into its cgroup (v1)
 };
 
-// Worker side. argv/envp are NULL-terminated and must outlive the call.
-Result<Launched> launch(const SandboxConfig& config, RunCgroup& cgroup, const ChildIo& io,
-                        char* const* argv, char* const* envp, int cpuSeconds);
+// First half, in the process that clones (the worker, or its zygote in warm
+// mode): the init is created in its namespaces (and, with cgroupDirFd >= 0,
+// in its cgroup v2 directory) and waits on `go`.
+Result<Launched> spawn(const SandboxConfig& config, int cgroupDirFd, const ChildIo& io, const Program& program,
+                       int cpuSeconds);
+
+// Second half, in the worker: moves the init into its cgroup unless it was
+// born there (step 1), then releases it. Kills the init on failure.
+Status release(Launched& launched, RunCgroup& cgroup, bool bornInCgroup);
+
+// Both halves in the calling process (cold mode).
+Result<Launched> launch(const SandboxConfig& config, RunCgroup& cgroup, const ChildIo& io, const Program& program,
+                        int cpuSeconds);
 
 }  // namespace pyexec::sandbox

@@ -107,7 +107,7 @@ TEST(Launcher, ClonesIntoACgroupV2DirectoryWithClone3) {
     CHECK(dirFd >= 0);
     Sandbox s;
     DirCgroup cgroup(dirFd);
-    auto launched = launch(s.config, cgroup, s.io, s.argv, s.envp, 5);
+    auto launched = launch(s.config, cgroup, s.io, Program{s.argv, s.envp, nullptr}, 5);
     CHECK_TEXT(launched.ok(), launched.ok() ? "" : launched.error().message.c_str());
     // Seen from here, the init is in the directory from its first instruction.
     std::string cg = readAll("/proc/" + std::to_string(launched.value().initPid) + "/cgroup");
@@ -125,7 +125,7 @@ TEST(Launcher, AFailedStepIsReportedAndNothingRuns) {
     Sandbox s;
     ::rmdir(s.config.rootMountPoint.c_str());  // the new root cannot be mounted
     DirCgroup cgroup(-1);
-    auto launched = launch(s.config, cgroup, s.io, s.argv, s.envp, 5);
+    auto launched = launch(s.config, cgroup, s.io, Program{s.argv, s.envp, nullptr}, 5);
     CHECK(launched.ok());
     ChildReport r = waitReport(launched.value());
     CHECK_EQUAL(ChildReport::kSetupFailed, r.kind);
