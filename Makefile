@@ -8,13 +8,14 @@ BUILD    ?= build
 PYTHON   ?= /usr/bin/python3
 CXX      ?= g++
 
-PKGS     := libseccomp libcap-ng fcgi
+PY_CFLAGS := $(shell pkg-config --cflags python3-embed 2>/dev/null)
+PY_LIBS   := $(shell pkg-config --libs python3-embed 2>/dev/null || echo -lpython3.11)
 CXXFLAGS ?= -O2 -g
 CXXFLAGS += -std=c++20 -Wall -Wextra -Werror -Isrc -I$(BUILD)/gen \
             -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fstack-clash-protection \
             -fPIE -MMD -MP
 LDFLAGS  += -pie -Wl,-z,relro,-z,now
-LDLIBS   += -lseccomp -lcap-ng -lfcgi
+LDLIBS   += -lseccomp -lcap-ng -lfcgi $(PY_LIBS)
 
 SRCS      := $(filter-out src/main.cc,$(wildcard src/*/*.cc))
 OBJS      := $(SRCS:%.cc=$(BUILD)/%.o)
@@ -43,7 +44,7 @@ $(HARNESS_H): src/harness/harness.py tools/embed.sh
 	@mkdir -p $(dir $@)
 	tools/embed.sh $< kHarnessSource > $@
 
-$(BUILD)/src/runner/cold_runner.o: $(HARNESS_H)
+$(BUILD)/src/runner/runner.o $(BUILD)/src/runner/embedded_python.o: $(HARNESS_H)
 
 $(BUILD)/%.o: %.cc
 	@mkdir -p $(dir $@)
@@ -56,6 +57,8 @@ $(BUILD)/unit_tests: $(OBJS) $(TEST_OBJS)
 	$(CXX) $(LDFLAGS) $^ -o $@ $(LDLIBS) -lCppUTest -lCppUTestExt
 
 $(BUILD)/tests/unit/%.o: CXXFLAGS += -Wno-error=unused-parameter
+# Python.h only in the one file that embeds the interpreter.
+$(BUILD)/src/runner/embedded_python.o: CXXFLAGS += $(PY_CFLAGS)
 
 run: deps build
 	tools/serve.sh $(BUILD) $(PORT)

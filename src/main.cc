@@ -11,12 +11,14 @@
 #include <iostream>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/log.h"
 #include "common/proc_title.h"
 #include "protocol/request.h"
 #include "protocol/response.h"
+#include "runner/zygote.h"
 #include "sandbox/seccomp.h"
 #include "server/engine.h"
 #include "server/master.h"
@@ -71,6 +73,7 @@ int runOne(const RunArgs& a) {
     if (!settings) return std::cerr << "pyexecd: " << settings.error().message << "\n", 2;
     auto engine = server::Engine::create(settings.value());
     if (!engine) return std::cerr << "pyexecd: " << engine.error().message << "\n", 1;
+    engine.value()->startWarm(-1, 60000);
     // The same validation as /run: the CLI builds a request body.
     std::string body = "{\"code\":" + protocol::jsonString(code) + ",\"stdin\":" + protocol::jsonString(input) +
                        ",\"tests\":" + tests + "}";
@@ -117,6 +120,7 @@ int benchSetup(const std::vector<std::string>& args) {
     if (!settings) return std::cerr << "pyexecd: " << settings.error().message << "\n", 2;
     auto engine = server::Engine::create(settings.value());
     if (!engine) return std::cerr << "pyexecd: " << engine.error().message << "\n", 1;
+    engine.value()->startWarm(-1, 60000);
     protocol::RunRequest req;
     req.code = "pass";
     std::vector<std::vector<double>> cols(14);
@@ -155,6 +159,7 @@ int checkProfile(const std::vector<std::string>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+    if (argc >= 1 && std::string_view(argv[0]) == "pyexec-zygote") return runner::zygoteProcessMain();
     std::vector<std::string> args(argv + 1, argv + argc);  // copied before the area can be wiped
     proctitle::remember(argc, argv);
     if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {

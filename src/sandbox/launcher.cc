@@ -84,12 +84,25 @@ int closeAllExcept(int* keep, int n) {
     for (int i = 0; i < 5; ++i) {
         if (::dup2(parked[i], i) < 0) fail(c, Step::kExec, errno, 10 + i);
     }
-    // Everything from 5 up, the report pipe included, goes: nothing of the
-    // worker stays reachable. (The report fd is close-on-exec anyway.)
-    if (::syscall(SYS_close_range, 5, ~0U, 0) != 0) fail(c, Step::kExec, errno, 20);
-    if (c.program->inProcess != nullptr) c.program->inProcess();
-    ::execve(c.program->argv[0], c.program->argv, c.program->envp);
-    _exit(127);  // the report fd is gone; the worker sees exit 127 and no output
+    // Everything from 5 up but the report pipe goes: nothing of the worker
+    // stays reachable.
+    int keep[] = {0, 1, 2, 3, 4, c.reportFd};
+    if (int err = closeAllExcept(keep, 6)) fail(c, Step::kExec, err, 20);
+    if (c.program->inProcess != nullptr) {
+        // No exec will reset these for a warm program: make it an ordinary
+        // process (dumpable, as after an exec) and forget the one path of
+        // pyexecd's it holds (the sandbox root's mount point).
+        if (c.program->scrub != nullptr) std::memset(c.program->scrub, 0, c.program->scrubBytes);
+        if (::prctl(PR_SET_DUMPABLE, 1, 0, 0, 0) != 0) fail(c, Step::kExec, errno, 21);
+    }
+    // 7. seccomp, last.
+    if (int err = c.config->seccomp->apply()) fail(c, Step::kSeccomp, err);
+    if (c.program->inProcess != nullptr) {
+        ::close(c.reportFd);
+        c.program->inProcess();
+    }
+    ::execve(c.program->argv[0], c.program->argv, c.program->envp);  // the report fd is close-on-exec
+    _exit(127);  // the worker sees exit 127 and no output
 }
 
 // As pid 1 of the run's pid namespace: reap every orphan until the program
@@ -108,6 +121,12 @@ int closeAllExcept(int* keep, int n) {
 
 // The whole set-up order of a sandbox, in one place (SPEC §5).
 [[noreturn]] void containAndRun(const ChildContext& c) {
+    // Default dispositions for every signal: whatever the cloning process had
+    // (the warm zygote reaps with SA_NOCLDWAIT, its interpreter has handlers)
+    // must not reach the init, which waits for its children itself.
+    struct sigaction dfl{};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
     char go = 0;
     // 1. cgroup: the worker has placed us in the run's cgroup when this returns.
     if (::read(c.goFd, &go, 1) != 1) ::_exit(127);
@@ -140,12 +159,15 @@ int closeAllExcept(int* keep, int n) {
     // 6. rlimits
     if (int err = applyRlimits(*c.config, c.cpuSeconds)) fail(c, Step::kRlimits, err);
     markStep(Step::kRlimits);
-    // 7. seccomp, last: the init's remaining calls (fork, wait, write) are allowed.
-    if (int err = c.config->seccomp->apply()) fail(c, Step::kSeccomp, err);
-    markStep(Step::kSeccomp);
     pid_t program = ::fork();
     if (program < 0) fail(c, Step::kFork, errno);
-    if (program == 0) execProgram(c);
+    if (program == 0) execProgram(c);  // applies 7, seccomp, to itself, last
+    // 7. seccomp for the init as well: its remaining calls (wait, write) are allowed.
+    if (int err = c.config->seccomp->apply()) {
+        ::kill(program, SIGKILL);
+        fail(c, Step::kSeccomp, err);
+    }
+    markStep(Step::kSeccomp);
     superviseProgram(c, program);
 }
 

@@ -10,8 +10,10 @@
 //                                           4 identity: uid/gid, no groups
 //                                           5 capabilities: all sets empty, NO_NEW_PRIVS
 //                                           6 rlimits
-//                                           7 seccomp (last)
-//                                           fork ─▶ program: fds 0–4, exec python harness
+//                                           fork ─▶ program: fds 0–4, 7 seccomp (last),
+//                                                   exec python harness (cold) or run it
+//                                                   in the zygote's interpreter (warm)
+//                                           7 seccomp for the init too
 //                                           reap every child; when the program
 //   reads {kExited, wait status}        ◀─  exits, report its status and exit,
 //                                           which kills the whole pid namespace
@@ -45,6 +47,8 @@ struct Program {
     char* const* argv = nullptr;  // NULL-terminated; must outlive spawn()
     char* const* envp = nullptr;
     void (*inProcess)() = nullptr;
+    void* scrub = nullptr;        // in-process only: zeroed in the program before it runs
+    size_t scrubBytes = 0;
 };
 
 struct Launched {

@@ -25,6 +25,15 @@ public:
     // Same, from JSON text; `source` names it in errors.
     static Result<SeccompProgram> loadJson(std::string_view json, std::string_view source);
 
+    // An already compiled program (the warm zygote receives its worker's).
+    static SeccompProgram fromFilter(std::vector<sock_filter> filter, std::string name) {
+        SeccompProgram p;
+        p.filter_ = std::move(filter);
+        p.name_ = std::move(name);
+        return p;
+    }
+    const std::vector<sock_filter>& filter() const { return filter_; }
+
     // Child side, async-signal-safe. Returns 0 or an errno.
     int apply() const noexcept;
 

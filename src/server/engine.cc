@@ -67,6 +67,11 @@ Result<std::unique_ptr<Engine>> Engine::create(const Settings& settings, Engine*
     c.cgroup.pidsMax = static_cast<uint64_t>(settings.pidsMax);
     c.seccomp = &e->seccomp_;
     if (Status s = e->setUpNetwork(); !s) return s.error();
+    if (settings.mode == "warm") {
+        auto copy = runner::sealedCopyOfSelf();
+        if (!copy) return copy.error();
+        e->selfCopy_ = std::move(copy.value());
+    }
     if (const passwd* pw = ::getpwuid(settings.uid); pw != nullptr) {
         // Processes of that host user could signal or trace the programs.
         log::warn("sandbox uid " + std::to_string(settings.uid) + " is host user '" + pw->pw_name +
@@ -81,7 +86,7 @@ Result<std::unique_ptr<Engine>> Engine::create(const Settings& settings, Engine*
         if (!cg) return cg.error();
         e->cgroups_ = std::move(cg.value());
     }
-    e->runner_ = std::make_unique<runner::ColdRunner>(e->config_, *e->cgroups_);
+    e->runner_ = std::make_unique<runner::Runner>(e->config_, *e->cgroups_);
     return e;
 }
 
@@ -113,7 +118,11 @@ protocol::RequestLimits Engine::requestLimits() const {
 
 Result<protocol::RunOutcome> Engine::run(const protocol::RunRequest& request) {
     runner::RunSpec spec{protocol::buildHarnessInput(request), request.stdinData, request.timeoutMs};
-    return runner_->run(spec);
+    auto outcome = runner_->run(spec);
+    if (!outcome && outcome.error().kind == ErrorKind::kSandboxUnavailable) {
+        cachedAtMs_ = -1e18;  // /health must not report healthy from its cache now
+    }
+    return outcome;
 }
 
 protocol::HealthInfo Engine::health(int workersTotal, int workersBusy) {
@@ -141,7 +150,7 @@ protocol::HealthInfo Engine::health(int workersTotal, int workersBusy) {
     h.version = kVersion;
     h.schemaVersion = kSchemaVersion;
     h.pythonExecutable = settings_.python;
-    h.sandboxMode = "cold";
+    h.sandboxMode = currentMode();
     h.cgroup = std::string(cgroups_->backendName());
     h.seccompProfile = std::string(seccomp_.name());
     h.uid = static_cast<int>(settings_.uid);
@@ -157,6 +166,20 @@ protocol::HealthInfo Engine::health(int workersTotal, int workersBusy) {
     h.workersBusy = workersBusy;
     return h;
 }
+
+void Engine::startWarm(int closeFd, int waitMs) {
+    if (settings_.mode != "warm") return;
+    auto z = runner::Zygote::start(config_, selfCopy_.get(), closeFd);
+    if (!z) {
+        log::error("warm mode unavailable: " + z.error().message + "; runs are cold");
+        return;
+    }
+    zygote_ = std::move(z.value());
+    runner_->attachZygote(zygote_.get());
+    for (double end = monoMs() + waitMs; monoMs() < end && !zygote_->ready();) ::usleep(10000);
+}
+
+std::string Engine::currentMode() { return zygote_ && zygote_->ready() ? "warm" : "cold"; }
 
 void Engine::cleanUpAfterWorker(pid_t worker) {
     if (cgroups_) cgroups_->removeRunsOf(std::to_string(worker) + "-");

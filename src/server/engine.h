@@ -11,7 +11,8 @@
 #include "protocol/outcome.h"
 #include "protocol/request.h"
 #include "protocol/response.h"
-#include "runner/cold_runner.h"
+#include "runner/runner.h"
+#include "runner/zygote.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/sandbox_config.h"
 #include "sandbox/seccomp.h"
@@ -42,6 +43,14 @@ public:
     // The /health facts, from a real sandboxed probe run; cached for 2 s.
     protocol::HealthInfo health(int workersTotal, int workersBusy);
 
+    // Worker (or CLI), before the first request: in warm mode, starts the
+    // zygote (closeFd, the FastCGI socket, is closed in it). waitMs > 0 waits
+    // for it to be ready (the CLI); 0 returns at once (runs are cold until
+    // then).
+    void startWarm(int closeFd, int waitMs);
+    // "warm" when runs fork the zygote now, else "cold".
+    std::string currentMode();
+
     // Kills and removes what a worker that died mid-run left behind (master).
     void cleanUpAfterWorker(pid_t worker);
     // Removes the cgroup subtree (master, at shutdown).
@@ -54,8 +63,10 @@ private:
     sandbox::SeccompProgram seccomp_;
     std::unique_ptr<sandbox::CgroupManager> cgroups_;
     sandbox::SandboxConfig config_;
-    std::unique_ptr<runner::ColdRunner> runner_;
+    std::unique_ptr<runner::Runner> runner_;
     UniqueFd sharedNetns_;
+    std::unique_ptr<runner::Zygote> zygote_;
+    UniqueFd selfCopy_;  // warm mode: pyexecd's executable, which zygotes are executed from
     std::string netnsMode_;  // "shared" or "per-run", as applied
     protocol::HealthInfo cachedHealth_;
     double cachedAtMs_ = -1e18;

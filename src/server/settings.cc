@@ -59,6 +59,8 @@ const std::map<std::string, Option>& options() {
         {"queue-timeout-ms", {"N  wait for a free worker before 503 overloaded (default 5000)", number(&Settings::queueTimeoutMs, 1, 600000)}},
         {"grace-ms", {"N  shutdown grace for in-flight runs (default 15000)", number(&Settings::graceMs, 0, 600000)}},
         {"cgroup", {"v1|v2  force a cgroup backend (default: detect)", text(&Settings::cgroupBackend)}},
+        {"mode", {"warm|cold  warm: runs fork a per-worker interpreter that has numpy and pandas\n"
+                  "      imported (default); cold: every run starts /usr/bin/python3", text(&Settings::mode)}},
         {"netns", {"per-run|shared  a new network namespace per run (default), or one empty namespace\n"
                    "      for all runs (refused unless the profile stops AF_UNIX rendezvous)", text(&Settings::netns)}},
         {"config", {"FILE  read options from FILE (\"name = value\" lines)", text(&Settings::configFile)}},
@@ -143,6 +145,9 @@ Result<Settings> parseSettings(const std::vector<std::string>& args) {
     if (s.workers == 0) s.workers = std::max(1, 2 * static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN)));
     if (s.timeoutMs > s.maxTimeoutMs) {
         return makeError(ErrorKind::kConfig, "--timeout-ms must not exceed --max-timeout-ms", "timeout-ms");
+    }
+    if (s.mode != "warm" && s.mode != "cold") {
+        return makeError(ErrorKind::kConfig, "--mode must be warm or cold", "mode");
     }
     if (s.netns != "shared" && s.netns != "per-run") {
         return makeError(ErrorKind::kConfig, "--netns must be shared or per-run", "netns");

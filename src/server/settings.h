@@ -28,6 +28,7 @@ struct Settings {
     int queueTimeoutMs = 5000;   // a request that waited longer for a worker gets 503 overloaded
     int graceMs = 15000;         // shutdown: how long in-flight runs may finish
     std::string cgroupBackend;   // "", "v1", "v2" (tests)
+    std::string mode = "warm";        // "warm" (fork a pre-initialised interpreter) or "cold"
     std::string netns = "per-run";  // "per-run" or "shared" (one empty namespace, see engine.cc)
     std::string configFile;
 };

@@ -126,6 +126,7 @@ void workerMain(Engine& engine, int listenFd, SharedState* shared, int slot) {
     sigset_t all;
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, nullptr);
+    engine.startWarm(listenFd, 0);
     http::Server server(listenFd);
     http::Request req;
     while (!gStop) {

@@ -32,36 +32,48 @@ def bare(code):
     subprocess.run([PY, "-c", code], check=True, capture_output=True)
 
 
+def timed_run(svc, code, walls):
+    r = {}
+    t = ms(lambda: r.update(svc.run(code, timeoutMs=10000)[1]))
+    assert r["status"] == "ok", r
+    walls.append(r["executionTimeMs"])
+    return t
+
+
 def main():
     results = {}
-    svc = Service(workers=2)
+    warm, cold = Service(workers=2, mode="warm"), Service(workers=2, mode="cold")
     try:
         for name, code in PROGRAMS.items():
-            svc.run(code, timeoutMs=10000)  # warm the page cache for both sides
+            for svc in (warm, cold):
+                svc.run(code, timeoutMs=10000)  # warm the page cache for every side
             bare(code)
-            via, inner, base = [], [], []
-            for _ in range(RUNS[name]):  # interleaved, so both see the same machine
-                r = {}
-                via.append(ms(lambda: r.update(svc.run(code, timeoutMs=10000)[1])))
-                assert r["status"] == "ok", r
-                inner.append(r["executionTimeMs"])
+            w, c, base, wwall, cwall = [], [], [], [], []
+            for _ in range(RUNS[name]):  # interleaved, so all three see the same machine
+                w.append(timed_run(warm, code, wwall))
+                c.append(timed_run(cold, code, cwall))
                 base.append(ms(lambda: bare(code)))
-            results[name] = {"pyexecViaNginxMs": statistics.median(via), "programWallMs": statistics.median(inner),
-                             "bareSubprocessMs": statistics.median(base),
-                             "ratio": statistics.median(via) / statistics.median(base)}
-        results["throughput"] = wrk(svc.port)
+            med = statistics.median
+            results[name] = {"warmViaNginxMs": med(w), "warmProgramWallMs": med(wwall),
+                             "coldViaNginxMs": med(c), "coldProgramWallMs": med(cwall),
+                             "bareSubprocessMs": med(base), "warmOverBare": med(w) / med(base),
+                             "coldOverBare": med(c) / med(base)}
+        results["throughputWarm"] = wrk(warm.port)
+        results["throughputCold"] = wrk(cold.port)
     finally:
-        svc.stop()
-    setup = subprocess.run([PYEXECD, "bench-setup", "200", "--state-dir", tempfile.mkdtemp(dir="/run")],
+        warm.stop()
+        cold.stop()
+    setup = subprocess.run([PYEXECD, "bench-setup", "200", "--mode", "cold", "--state-dir", tempfile.mkdtemp(dir="/run")],
                            capture_output=True, text=True)
     results["sandboxSetup"] = json.loads(setup.stdout) if setup.returncode == 0 else setup.stderr
     print(json.dumps(results, indent=2))
     print()
-    print("| program | pyexec via nginx (median ms) | program wall (ms) | bare python3 -c (ms) | ratio |")
-    print("|---|---|---|---|---|")
+    print("| program | warm via nginx (ms) | cold via nginx (ms) | bare python3 -c (ms) | warm/bare | cold/bare |")
+    print("|---|---|---|---|---|---|")
     for name in PROGRAMS:
         r = results[name]
-        print(f"| {name} | {r['pyexecViaNginxMs']:.1f} | {r['programWallMs']:.1f} | {r['bareSubprocessMs']:.1f} | {r['ratio']:.2f} |")
+        print(f"| {name} | {r['warmViaNginxMs']:.1f} | {r['coldViaNginxMs']:.1f} | {r['bareSubprocessMs']:.1f} "
+              f"| {r['warmOverBare']:.2f} | {r['coldOverBare']:.2f} |")
 
 
 def wrk(port):

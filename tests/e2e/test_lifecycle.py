@@ -124,6 +124,22 @@ class Lifecycle(unittest.TestCase):
         finally:
             svc.stop()
 
+    def test_modes_on_health(self):
+        for mode in ("warm", "cold"):
+            svc = Service(workers=1, mode=mode)
+            try:
+                status, headers, data = svc.request("GET", "/health")
+                self.assertEqual(json.loads(data)["sandbox"]["mode"], mode)
+                # Warm: pandas is imported already, so its quest costs far less CPU than a cold import.
+                status, r = svc.run("import pandas as pd\nprint(pd.Series([1, 2]).sum())", timeoutMs=10000)
+                self.assertEqual((r["status"], r["stdout"]), ("ok", "3\n"))
+                if mode == "warm":
+                    self.assertLess(r["cpuTimeMs"], 100, "pandas was imported again: the run was not warm")
+                else:
+                    self.assertGreater(r["cpuTimeMs"], 100, "a cold run cannot import pandas this cheaply")
+            finally:
+                svc.stop()
+
     def test_overloaded(self):
         svc = Service(workers=1, extra_args=["--queue-timeout-ms", "300"])
         try:

@@ -10,6 +10,9 @@ class _Result(unittest.TextTestResult):
 
 
 def main(suite_name, module_globals):
+    import os
+    if os.environ.get("PYEXEC_TEST_MODE") == "cold":
+        suite_name += "-cold"
     loader = unittest.TestLoader()
     suite = unittest.TestSuite()
     for obj in list(module_globals.values()):

@@ -21,8 +21,12 @@ def free_port():
         return s.getsockname()[1]
 
 
+MODE = os.environ.get("PYEXEC_TEST_MODE", "warm")  # run_all.sh runs suites in both modes
+
+
 class Service:
-    def __init__(self, workers=2, extra_args=(), rate_limit=False):
+    def __init__(self, workers=2, extra_args=(), rate_limit=False, mode=None):
+        self.mode = mode or MODE
         self.port = free_port()
         self.state = tempfile.mkdtemp(prefix="pyexec-test-", dir="/run")
         os.chmod(self.state, 0o755)
@@ -36,7 +40,7 @@ class Service:
         self.log = open(self.log_path, "wb")
         self.pyexecd = subprocess.Popen(
             [PYEXECD, "serve", "--listen", self.socket, "--socket-group", group, "--state-dir", self.state,
-             "--workers", str(workers), *extra_args],
+             "--workers", str(workers), "--mode", self.mode, *extra_args],
             stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, "PYEXEC_TEST_SECRET": "s3cr3t-do-not-leak"})
         self.nginx = None
         try:
@@ -44,9 +48,18 @@ class Service:
             self.nginx = subprocess.Popen(["nginx", "-p", self.prefix, "-c", os.path.join(self.prefix, "nginx.conf"),
                                            "-e", "stderr"], stdout=self.log, stderr=subprocess.STDOUT)
             self._wait(self._port_open, "nginx port")
+            if self.mode == "warm":  # let the workers' zygotes finish importing pandas
+                self._wait(self._warm, "warm mode", seconds=60)
         except Exception:
             self.stop()
             raise
+
+    def _warm(self):
+        try:
+            status, _, data = self.request("GET", "/health", timeout=30)
+            return status == 200 and json.loads(data)["sandbox"]["mode"] == "warm"
+        except OSError:
+            return False
 
     def _port_open(self):
         try:

@@ -1,7 +1,7 @@
 // The life of one cold run, worker side:
 //   cgroup → descriptors → launch the sandbox → watch (output caps, wall
 //   clock, the init's report) → kill and empty the cgroup → measure.
-#include "runner/cold_runner.h"
+#include "runner/runner.h"
 
 #include <poll.h>
 #include <signal.h>
@@ -18,6 +18,8 @@
 #include "common/log.h"
 #include "harness_source.h"
 #include "runner/run_io.h"
+#include "runner/sandbox_env.h"
+#include "runner/zygote.h"
 #include "sandbox/launcher.h"
 
 namespace pyexec::runner {
@@ -31,12 +33,6 @@ double nowMs() {
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-// The fixed environment of SPEC §5: nothing of pyexecd's passes through.
-const char* const kEnv[] = {
-    "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/tmp", "LANG=C.UTF-8",
-    "PYTHONDONTWRITEBYTECODE=1", "PYTHONUNBUFFERED=1", "OPENBLAS_NUM_THREADS=1",
-    "OMP_NUM_THREADS=1", "MPLBACKEND=Agg", nullptr,
-};
 
 // One stream read into a capped buffer.
 struct Stream {
@@ -147,7 +143,7 @@ void recordSteps(const ChildReport& r, SetupTiming* t) {
 
 }  // namespace
 
-ColdRunner::ColdRunner(const sandbox::SandboxConfig& config, sandbox::CgroupManager& cgroups,
+Runner::Runner(const sandbox::SandboxConfig& config, sandbox::CgroupManager& cgroups,
                        RunnerLimits limits)
     : config_(config), cgroups_(cgroups), limits_(limits) {}
 
@@ -183,9 +179,22 @@ Error setupFailure(const ChildReport& r) {
 
 }  // namespace
 
+// Warm when the zygote is ready (a broken zygote makes the run cold, in the
+// same sandbox), cold otherwise.
+Result<sandbox::Launched> Runner::spawnSandbox(sandbox::RunCgroup& cgroup, const sandbox::ChildIo& io,
+                                               const sandbox::Program& program, int cpuSeconds) {
+    lastWarm_ = zygote_ != nullptr && zygote_->ready();
+    if (lastWarm_) {
+        auto launched = zygote_->spawn(cgroup.dirFd(), io, cpuSeconds);
+        if (launched || zygote_->ready()) return launched;
+        lastWarm_ = false;
+    }
+    return sandbox::spawn(config_, cgroup.dirFd(), io, program, cpuSeconds);
+}
+
 // The life of one run: cgroup → descriptors → launch → watch → kill and
 // remove → measure. Every fd, the cgroup and the init have one owner here.
-Result<protocol::RunOutcome> ColdRunner::run(const RunSpec& spec) {
+Result<protocol::RunOutcome> Runner::run(const RunSpec& spec) {
     double t0 = nowMs();
     auto cg = cgroups_.createRun(std::to_string(::getpid()) + "-" + std::to_string(++runCounter_), config_.cgroup);
     if (!cg) return cg.error();
@@ -200,9 +209,13 @@ Result<protocol::RunOutcome> ColdRunner::run(const RunSpec& spec) {
     sandbox::ChildIo childIo{io.stdinChild.get(), io.outChild.get(), io.errChild.get(), io.inputChild.get(),
                              io.resultChild.get()};
     double t1 = nowMs();
-    sandbox::Program program{argv, const_cast<char* const*>(kEnv), nullptr};
-    auto launched = sandbox::launch(config_, *cg.value(), childIo, program, spec.timeoutMs / 1000 + 2);
+    sandbox::Program program{argv, const_cast<char* const*>(kSandboxEnv), nullptr};
+    auto launched = spawnSandbox(*cg.value(), childIo, program, spec.timeoutMs / 1000 + 2);
     if (!launched) return launched.error();
+    if (Status s = sandbox::release(launched.value(), *cg.value(), cg.value()->dirFd() >= 0); !s) {
+        if (!lastWarm_) ::waitpid(launched.value().initPid, nullptr, 0);
+        return s.error();
+    }
     io.closeChildEnds();
     double start = nowMs();
     timing_.launchMs = start - t1;
@@ -223,7 +236,7 @@ Result<protocol::RunOutcome> ColdRunner::run(const RunSpec& spec) {
     pid_t init = launched.value().initPid;
     if (!w.initExited) ::kill(init, SIGKILL);  // the whole pid namespace goes with it
     rusage ru{};
-    ::wait4(init, nullptr, 0, &ru);
+    if (!lastWarm_) ::wait4(init, nullptr, 0, &ru);  // a warm init is the zygote's child
     drainAfterExit(w);
     if (Status s = cg.value()->killAll(); !s) log::error("cgroup kill: " + s.error().message);
     sandbox::CgroupUsage usage = cg.value()->usage();

@@ -1,0 +1,58 @@
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include "runner/embedded_python.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include "harness_source.h"
+
+namespace pyexec::runner {
+namespace {
+
+// The harness exits with this when the interpreter cannot even start it.
+constexpr int kHarnessFailed = 125;
+
+Error pythonError(const std::string& what) {
+    return makeError(ErrorKind::kSandboxUnavailable, "embedded python: " + what);
+}
+
+}  // namespace
+
+Status initEmbeddedPython(const std::vector<std::string>& modules) {
+    PyConfig config;
+    PyConfig_InitPythonConfig(&config);
+    config.buffered_stdio = 0;        // -u
+    config.write_bytecode = 0;        // -B
+    config.user_site_directory = 0;   // -s
+    config.parse_argv = 0;
+    config.install_signal_handlers = 1;
+    PyStatus st = PyConfig_SetString(&config, &config.program_name, L"/usr/bin/python3");
+    if (!PyStatus_Exception(st)) st = Py_InitializeFromConfig(&config);
+    PyConfig_Clear(&config);
+    if (PyStatus_Exception(st)) return pythonError(st.err_msg ? st.err_msg : "initialisation failed");
+    for (const std::string& name : modules) {
+        PyObject* m = PyImport_ImportModule(name.c_str());
+        if (m == nullptr) {
+            PyErr_Print();
+            return pythonError("cannot import " + name);
+        }
+        Py_DECREF(m);
+    }
+    return okStatus();
+}
+
+void runEmbeddedHarness() noexcept {
+    // What `python3` sets up at start-up for a script, and the init reset.
+    ::signal(SIGPIPE, SIG_IGN);
+    ::signal(SIGXFSZ, SIG_IGN);
+    PyOS_AfterFork_Child();
+    PyRun_SimpleString("import signal as _s\n_s.signal(_s.SIGINT, _s.default_int_handler)\ndel _s\n");
+    // As `python3 -c`: the source runs as __main__, its frames named "<string>".
+    std::string source(gen::kHarnessSource);
+    int rc = PyRun_SimpleStringFlags(source.c_str(), nullptr);
+    ::_exit(rc == 0 ? 0 : kHarnessFailed);
+}
+
+}  // namespace pyexec::runner

@@ -1,0 +1,24 @@
+// The embedded interpreter of warm mode (the only file that includes
+// Python.h). Used in a worker's zygote process only: the interpreter is
+// initialised once, with the same settings as the cold command line
+// (`python3 -u -B -s`) and the fixed environment, and numpy and pandas are
+// imported; every run's program process is then a fork of it, and runs the
+// harness without an exec.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace pyexec::runner {
+
+// Zygote: initialises the interpreter and imports `modules`. The environment
+// must already be the sandbox's fixed one.
+Status initEmbeddedPython(const std::vector<std::string>& modules);
+
+// Program process, after fork and with every sandbox step applied: runs the
+// embedded harness; the harness leaves with os._exit. Never returns.
+[[noreturn]] void runEmbeddedHarness() noexcept;
+
+}  // namespace pyexec::runner

@@ -1,0 +1,296 @@
+#include "runner/zygote.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "common/log.h"
+#include "runner/embedded_python.h"
+#include "runner/sandbox_env.h"
+#include "sandbox/seccomp.h"
+
+namespace pyexec::runner {
+namespace {
+
+constexpr uint32_t kMagic = 0x7079783a;  // "pyx:"
+
+struct SpawnRequest {
+    uint32_t magic = kMagic;
+    int32_t cpuSeconds = 0;
+    int32_t hasCgroupDir = 0;
+};
+
+struct SpawnReply {
+    uint32_t magic = kMagic;
+    int32_t err = 0;      // 0, or the errno of a failed spawn
+    pid_t initPid = -1;
+};
+
+// Sends one message with up to 6 descriptors.
+bool sendWithFds(int sock, const void* data, size_t len, const int* fds, size_t nfds) {
+    iovec iov{const_cast<void*>(data), len};
+    char control[CMSG_SPACE(sizeof(int) * 6)] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    if (nfds > 0) {
+        msg.msg_control = control;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+        cmsghdr* c = CMSG_FIRSTHDR(&msg);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+        std::memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
+    }
+    return ::sendmsg(sock, &msg, MSG_NOSIGNAL) == static_cast<ssize_t>(len);
+}
+
+// Receives one message of exactly len bytes and its descriptors (owned).
+bool recvWithFds(int sock, void* data, size_t len, std::vector<UniqueFd>* fds) {
+    iovec iov{data, len};
+    char control[CMSG_SPACE(sizeof(int) * 6)] = {};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    ssize_t n = ::recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); n > 0 && c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        size_t count = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < count; ++i) {
+            int fd;
+            std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+            fds->emplace_back(fd);
+        }
+    }
+    return n == static_cast<ssize_t>(len) && (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) == 0;
+}
+
+// One spawn request in the zygote: clone the sandbox, hand its ends back.
+bool serveOne(const sandbox::SandboxConfig& config, int sock) {
+    SpawnRequest req;
+    std::vector<UniqueFd> fds;
+    if (!recvWithFds(sock, &req, sizeof req, &fds) || req.magic != kMagic) return false;
+    size_t want = 5 + (req.hasCgroupDir ? 1 : 0);
+    if (fds.size() != want) return false;
+    sandbox::ChildIo io{fds[0].get(), fds[1].get(), fds[2].get(), fds[3].get(), fds[4].get()};
+    int cgroupDir = req.hasCgroupDir ? fds[5].get() : -1;
+    sandbox::Program program{nullptr, nullptr, &runEmbeddedHarness,
+                             const_cast<char*>(config.rootMountPoint.data()), config.rootMountPoint.size()};
+    auto launched = sandbox::spawn(config, cgroupDir, io, program, req.cpuSeconds);
+    SpawnReply reply;
+    if (!launched) {
+        reply.err = launched.error().err ? launched.error().err : EIO;
+        return sendWithFds(sock, &reply, sizeof reply, nullptr, 0);
+    }
+    reply.initPid = launched.value().initPid;
+    int out[3] = {launched.value().pidfd.get(), launched.value().report.get(), launched.value().go.get()};
+    return sendWithFds(sock, &reply, sizeof reply, out, 3);
+}
+
+// What the worker sends the zygote first: the sandbox settings it needs, then
+// the compiled seccomp filter, and the shared network namespace if any.
+struct WireConfig {
+    uint32_t magic = kMagic;
+    uint32_t uid = 0, gid = 0;
+    uint64_t tmpBytes = 0, tmpInodes = 0, fileSizeBytes = 0;
+    int32_t openFiles = 0;
+    int32_t hasNetns = 0;
+    uint32_t filterLength = 0;
+    char rootMountPoint[256] = {};
+};
+
+bool sendConfig(int sock, const sandbox::SandboxConfig& c) {
+    WireConfig w;
+    w.uid = c.uid;
+    w.gid = c.gid;
+    w.tmpBytes = c.tmpBytes;
+    w.tmpInodes = c.tmpInodes;
+    w.fileSizeBytes = c.fileSizeBytes;
+    w.openFiles = c.openFiles;
+    w.hasNetns = c.sharedNetnsFd >= 0;
+    const auto& filter = c.seccomp->filter();
+    w.filterLength = static_cast<uint32_t>(filter.size());
+    if (c.rootMountPoint.size() >= sizeof w.rootMountPoint) return false;
+    std::memcpy(w.rootMountPoint, c.rootMountPoint.c_str(), c.rootMountPoint.size() + 1);
+    return sendWithFds(sock, &w, sizeof w, &c.sharedNetnsFd, w.hasNetns ? 1 : 0) &&
+           ::send(sock, filter.data(), filter.size() * sizeof(sock_filter), MSG_NOSIGNAL) ==
+               static_cast<ssize_t>(filter.size() * sizeof(sock_filter));
+}
+
+// The zygote's own copy of what its runs need (it lives as long as the zygote).
+struct ZygoteState {
+    sandbox::SeccompProgram seccomp;
+    sandbox::SandboxConfig config;
+    UniqueFd netns;
+};
+
+bool receiveConfig(int sock, ZygoteState* z) {
+    WireConfig w;
+    std::vector<UniqueFd> fds;
+    if (!recvWithFds(sock, &w, sizeof w, &fds) || w.magic != kMagic || w.filterLength > 4096) return false;
+    std::vector<sock_filter> filter(w.filterLength);
+    ssize_t want = static_cast<ssize_t>(filter.size() * sizeof(sock_filter));
+    if (::recv(sock, filter.data(), static_cast<size_t>(want), 0) != want) return false;
+    z->seccomp = sandbox::SeccompProgram::fromFilter(std::move(filter), "python.json");
+    sandbox::SandboxConfig& c = z->config;
+    c.uid = w.uid;
+    c.gid = w.gid;
+    c.tmpBytes = w.tmpBytes;
+    c.tmpInodes = w.tmpInodes;
+    c.fileSizeBytes = w.fileSizeBytes;
+    c.openFiles = w.openFiles;
+    c.rootMountPoint.assign(w.rootMountPoint, ::strnlen(w.rootMountPoint, sizeof w.rootMountPoint));
+    if (w.hasNetns && fds.size() == 1) z->netns = std::move(fds[0]);
+    std::memset(static_cast<void*>(&w), 0, sizeof w);  // the one copy of the path to keep is scrubbed per run
+    c.sharedNetnsFd = z->netns.get();
+    c.seccomp = &z->seccomp;
+    return true;
+}
+
+constexpr int kZygoteSocketFd = 3;
+constexpr int kZygoteExeFd = 4;
+
+}  // namespace
+
+int zygoteProcessMain() {
+    ::close(kZygoteExeFd);
+    if (::getppid() == 1) return 0;  // the worker is already gone
+    struct sigaction sa{};
+    sa.sa_handler = SIG_DFL;
+    sa.sa_flags = SA_NOCLDWAIT;  // inits are reaped by the kernel; the worker watches their pidfds
+    ::sigaction(SIGCHLD, &sa, nullptr);
+    static ZygoteState state;  // outlives every run; its root path is scrubbed in each program
+    if (!receiveConfig(kZygoteSocketFd, &state)) return 1;
+    setSandboxEnvironment();  // what os.environ will hold in every run
+    Status s = initEmbeddedPython({"json", "_json", "traceback", "linecache", "io", "atexit", "numpy", "pandas"});
+    char ready = s ? 1 : 0;
+    if (::write(kZygoteSocketFd, &ready, 1) != 1 || !s) return 1;
+    while (serveOne(state.config, kZygoteSocketFd)) {
+    }
+    return 0;
+}
+
+namespace {
+
+
+// In the forked child: becomes the zygote by executing pyexecd afresh (from
+// the sealed copy), so that nothing of the worker's memory goes with it.
+[[noreturn]] void execZygote(int sock, int exeFd, pid_t worker) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);  // kept across this exec
+    if (::getppid() != worker) ::_exit(0);
+    if (::dup2(sock, kZygoteSocketFd) < 0 || ::dup2(exeFd, kZygoteExeFd) < 0) ::_exit(126);
+    ::syscall(SYS_close_range, kZygoteExeFd + 1, ~0U, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    char name[] = "pyexec-zygote";
+    char* argv[] = {name, nullptr};
+    char* envp[] = {nullptr};
+    ::fexecve(kZygoteExeFd, argv, envp);
+    ::_exit(126);
+}
+
+}  // namespace
+
+Result<UniqueFd> sealedCopyOfSelf() {
+    UniqueFd self(::open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
+    UniqueFd copy(::memfd_create("pyexecd", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    if (!self.valid() || !copy.valid()) {
+        return makeError(ErrorKind::kSandboxUnavailable, std::string("copy of pyexecd: ") + std::strerror(errno));
+    }
+    char buf[1 << 16];
+    for (ssize_t n; (n = ::read(self.get(), buf, sizeof buf)) != 0;) {
+        if (n < 0 || ::write(copy.get(), buf, static_cast<size_t>(n)) != n) {
+            return makeError(ErrorKind::kSandboxUnavailable, std::string("copy of pyexecd: ") + std::strerror(errno));
+        }
+    }
+    ::fcntl(copy.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL);
+    return copy;
+}
+
+Result<std::unique_ptr<Zygote>> Zygote::start(const sandbox::SandboxConfig& config, int exeFd, int closeFd) {
+    int sv[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
+        return makeError(ErrorKind::kSandboxUnavailable, std::string("socketpair: ") + std::strerror(errno));
+    }
+    UniqueFd mine(sv[0]), theirs(sv[1]);
+    pid_t worker = ::getpid();
+    pid_t pid = ::fork();
+    if (pid < 0) return makeError(ErrorKind::kSandboxUnavailable, std::string("fork: ") + std::strerror(errno));
+    if (pid == 0) {
+        if (closeFd >= 0) ::close(closeFd);
+        execZygote(theirs.get(), exeFd, worker);
+    }
+    std::unique_ptr<Zygote> z(new Zygote(pid, std::move(mine)));
+    timeval timeout{10, 0};  // a zygote that stops answering is broken, not waited for
+    ::setsockopt(z->sock_.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    if (!sendConfig(z->sock_.get(), config)) {
+        return makeError(ErrorKind::kSandboxUnavailable, std::string("configuring the zygote: ") + std::strerror(errno));
+    }
+    return z;
+}
+
+Zygote::~Zygote() {
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+}
+
+void Zygote::markBroken(const std::string& why) {
+    if (state_ != State::kBroken) log::error("warm zygote " + std::to_string(pid_) + ": " + why + "; runs go cold");
+    state_ = State::kBroken;
+}
+
+bool Zygote::ready() {
+    if (state_ != State::kStarting) return state_ == State::kReady;
+    pollfd p{sock_.get(), POLLIN, 0};
+    if (::poll(&p, 1, 0) <= 0) return false;
+    char ok = 0;
+    if (::read(sock_.get(), &ok, 1) == 1 && ok == 1) {
+        state_ = State::kReady;
+        return true;
+    }
+    markBroken("failed to start its interpreter");
+    return false;
+}
+
+Result<sandbox::Launched> Zygote::spawn(int cgroupDirFd, const sandbox::ChildIo& io, int cpuSeconds) {
+    SpawnRequest req;
+    req.cpuSeconds = cpuSeconds;
+    req.hasCgroupDir = cgroupDirFd >= 0 ? 1 : 0;
+    int fds[6] = {io.stdinFd, io.stdoutFd, io.stderrFd, io.inputFd, io.resultFd, cgroupDirFd};
+    SpawnReply reply;
+    std::vector<UniqueFd> got;
+    if (!sendWithFds(sock_.get(), &req, sizeof req, fds, 5 + static_cast<size_t>(req.hasCgroupDir)) ||
+        !recvWithFds(sock_.get(), &reply, sizeof reply, &got) || reply.magic != kMagic) {
+        markBroken(std::string("lost (") + std::strerror(errno) + ")");
+        return makeError(ErrorKind::kSandboxUnavailable, "the warm zygote is gone");
+    }
+    if (reply.err != 0 || got.size() != 3) {
+        return makeError(ErrorKind::kSandboxUnavailable,
+                         std::string("clone3 with namespaces (zygote): ") + std::strerror(reply.err ? reply.err : EIO),
+                         {}, reply.err);
+    }
+    sandbox::Launched out;
+    out.initPid = reply.initPid;
+    out.pidfd = std::move(got[0]);
+    out.report = std::move(got[1]);
+    out.go = std::move(got[2]);
+    return out;
+}
+
+}  // namespace pyexec::runner

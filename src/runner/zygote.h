@@ -1,0 +1,62 @@
+// Warm mode's zygote. Theory of operation:
+//
+//   worker ──fork, then exec of a sealed memfd copy of pyexecd──▶ zygote (root)
+//                                               fixed environment, embedded python,
+//                                               numpy and pandas imported; waits
+//   per run: descriptors ──SCM_RIGHTS──────────▶ sandbox::spawn(): clones the init,
+//                                               whose program runs the harness in
+//                                               a fork of this interpreter
+//            init pid, pidfd, report, go ◀────── (SCM_RIGHTS)
+//   sandbox::release(): cgroup (v1), go
+//
+// The zygote is a fresh exec, not a fork of the worker, and never sees a
+// request: it holds only the sandbox settings (sent over its socket) and its
+// interpreter, and only the run's descriptors pass through it, so nothing of
+// pyexecd's or of other requests is in the memory a program is forked from.
+// Being a memfd, its executable names no path of ours in /proc/self/maps.
+// It dies with its worker (PR_SET_PDEATHSIG), and its inits die with it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+
+#include "common/result.h"
+#include "common/unique_fd.h"
+#include "sandbox/launcher.h"
+#include "sandbox/sandbox_config.h"
+
+namespace pyexec::runner {
+
+// A sealed memfd holding pyexecd's own executable (master, at start-up).
+Result<UniqueFd> sealedCopyOfSelf();
+
+// main() of `pyexec-zygote` (argv[0]): fd 3 is the socket to its worker.
+int zygoteProcessMain();
+
+class Zygote {
+public:
+    // Worker: forks the zygote and returns at once; it becomes ready when its
+    // interpreter has imported numpy and pandas. closeFd (the FastCGI socket)
+    // is closed in the zygote.
+    // exeFd is sealedCopyOfSelf(), made once by the master.
+    static Result<std::unique_ptr<Zygote>> start(const sandbox::SandboxConfig& config, int exeFd, int closeFd);
+    ~Zygote();
+    Zygote(const Zygote&) = delete;
+    Zygote& operator=(const Zygote&) = delete;
+
+    // Whether runs can use it now (never blocks). False for good once it failed.
+    bool ready();
+    // Clones a sandbox for one run; the caller then calls sandbox::release().
+    // On error the zygote is considered broken.
+    Result<sandbox::Launched> spawn(int cgroupDirFd, const sandbox::ChildIo& io, int cpuSeconds);
+
+private:
+    Zygote(pid_t pid, UniqueFd sock) : pid_(pid), sock_(std::move(sock)) {}
+    void markBroken(const std::string& why);
+    pid_t pid_;
+    UniqueFd sock_;
+    enum class State { kStarting, kReady, kBroken } state_ = State::kStarting;
+};
+
+}  // namespace pyexec::runner
