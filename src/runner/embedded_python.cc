@@ -48,7 +48,9 @@ void runEmbeddedHarness() noexcept {
     ::signal(SIGPIPE, SIG_IGN);
     ::signal(SIGXFSZ, SIG_IGN);
     PyOS_AfterFork_Child();
-    PyRun_SimpleString("import signal as _s\n_s.signal(_s.SIGINT, _s.default_int_handler)\ndel _s\n");
+    // And as `python3 -c`, the working directory (/tmp) heads sys.path.
+    PyRun_SimpleString("import signal as _s, sys as _y\n_s.signal(_s.SIGINT, _s.default_int_handler)\n"
+                       "_y.path.insert(0, '')\ndel _s, _y\n");
     // As `python3 -c`: the source runs as __main__, its frames named "<string>".
     std::string source(gen::kHarnessSource);
     int rc = PyRun_SimpleStringFlags(source.c_str(), nullptr);

@@ -169,6 +169,7 @@ constexpr int kZygoteExeFd = 4;
 
 int zygoteProcessMain() {
     ::close(kZygoteExeFd);
+    ::prctl(PR_SET_NAME, "pyexec-zygote", 0, 0, 0);
     if (::getppid() == 1) return 0;  // the worker is already gone
     struct sigaction sa{};
     sa.sa_handler = SIG_DFL;

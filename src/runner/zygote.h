@@ -47,6 +47,7 @@ public:
 
     // Whether runs can use it now (never blocks). False for good once it failed.
     bool ready();
+    bool broken() const { return state_ == State::kBroken; }
     // Clones a sandbox for one run; the caller then calls sandbox::release().
     // On error the zygote is considered broken.
     Result<sandbox::Launched> spawn(int cgroupDirFd, const sandbox::ChildIo& io, int cpuSeconds);

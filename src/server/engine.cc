@@ -117,6 +117,7 @@ protocol::RequestLimits Engine::requestLimits() const {
 }
 
 Result<protocol::RunOutcome> Engine::run(const protocol::RunRequest& request) {
+    restartBrokenZygote();
     runner::RunSpec spec{protocol::buildHarnessInput(request), request.stdinData, request.timeoutMs};
     auto outcome = runner_->run(spec);
     if (!outcome && outcome.error().kind == ErrorKind::kSandboxUnavailable) {
@@ -169,6 +170,10 @@ protocol::HealthInfo Engine::health(int workersTotal, int workersBusy) {
 
 void Engine::startWarm(int closeFd, int waitMs) {
     if (settings_.mode != "warm") return;
+    warmCloseFd_ = closeFd;
+    zygoteStartedMs_ = monoMs();
+    runner_->attachZygote(nullptr);
+    zygote_.reset();
     auto z = runner::Zygote::start(config_, selfCopy_.get(), closeFd);
     if (!z) {
         log::error("warm mode unavailable: " + z.error().message + "; runs are cold");
@@ -177,6 +182,14 @@ void Engine::startWarm(int closeFd, int waitMs) {
     zygote_ = std::move(z.value());
     runner_->attachZygote(zygote_.get());
     for (double end = monoMs() + waitMs; monoMs() < end && !zygote_->ready();) ::usleep(10000);
+}
+
+// A zygote that died (or stopped answering) is replaced, at most every 5 s;
+// meanwhile runs are cold, in the same sandbox.
+void Engine::restartBrokenZygote() {
+    if (!zygote_ || !zygote_->broken() || monoMs() - zygoteStartedMs_ < 5000) return;
+    log::warn("restarting the warm zygote");
+    startWarm(warmCloseFd_, 0);
 }
 
 std::string Engine::currentMode() { return zygote_ && zygote_->ready() ? "warm" : "cold"; }

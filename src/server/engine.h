@@ -67,6 +67,9 @@ private:
     UniqueFd sharedNetns_;
     std::unique_ptr<runner::Zygote> zygote_;
     UniqueFd selfCopy_;  // warm mode: pyexecd's executable, which zygotes are executed from
+    int warmCloseFd_ = -1;
+    double zygoteStartedMs_ = 0;
+    void restartBrokenZygote();
     std::string netnsMode_;  // "shared" or "per-run", as applied
     protocol::HealthInfo cachedHealth_;
     double cachedAtMs_ = -1e18;

@@ -140,6 +140,26 @@ class Lifecycle(unittest.TestCase):
             finally:
                 svc.stop()
 
+    def test_a_dead_zygote_is_replaced(self):
+        svc = Service(workers=1, mode="warm")
+        try:
+            worker = svc.worker_pids()[0]
+            out = subprocess.run(["ps", "-o", "pid=,comm=", "--ppid", str(worker)], capture_output=True, text=True)
+            zygotes = [int(l.split()[0]) for l in out.stdout.splitlines() if "pyexec-zygote" in l]
+            self.assertEqual(len(zygotes), 1, out.stdout)
+            os.kill(zygotes[0], signal.SIGKILL)
+            status, r = svc.run("print('served cold meanwhile')")
+            self.assertEqual((status, r["stdout"]), (200, "served cold meanwhile\n"))
+            time.sleep(5.2)
+            svc.run("pass")  # triggers the restart
+            deadline = time.time() + 30
+            while time.time() < deadline and not svc._warm():
+                time.sleep(0.3)
+            self.assertTrue(svc._warm(), svc.logs())
+            self.assertIn("restarting the warm zygote", svc.logs())
+        finally:
+            svc.stop()
+
     def test_overloaded(self):
         svc = Service(workers=1, extra_args=["--queue-timeout-ms", "300"])
         try:
