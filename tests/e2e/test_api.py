@@ -335,6 +335,28 @@ class Resilience(unittest.TestCase):
         self.assertEqual(len(after), 3)
         self.assertNotIn(before[0], after)
 
+    def test_worker_killed_mid_run_leaves_nothing(self):
+        import glob
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            fut = pool.submit(svc.run, "import time\ntime.sleep(3)", None, timeoutMs=5000)
+            busy = []
+            deadline = time.time() + 10
+            while not busy and time.time() < deadline:  # the worker whose run cgroup exists
+                busy = [p for p in svc.worker_pids()
+                        if glob.glob(f"/sys/fs/cgroup/*/**/pyexec-{svc.pyexecd.pid}/run-{p}-*", recursive=True)]
+                time.sleep(0.05)
+            self.assertTrue(busy, "no run cgroup appeared")
+            os.kill(busy[0], signal.SIGKILL)
+            status, headers, data = fut.result(timeout=30)[0], None, None
+        self.assertEqual(status, 502)  # nginx: the executor went away mid-request
+        deadline = time.time() + 10
+        left = ["?"]
+        while left and time.time() < deadline:
+            left = glob.glob(f"/sys/fs/cgroup/*/**/pyexec-{svc.pyexecd.pid}/run-{busy[0]}-*", recursive=True)
+            time.sleep(0.1)
+        self.assertEqual(left, [], "the dead worker's run cgroup was not removed")
+        self.assertEqual(svc.run("print('ok')")[1]["stdout"], "ok\n")
+
 
 if __name__ == "__main__":
     import pyunit
