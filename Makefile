@@ -3,6 +3,7 @@
 #   make test   installs, builds, runs every suite; ends with "N passed, N failed"
 #   make bench  latency benchmarks through nginx
 
+MAKEFLAGS += -j$(shell nproc)
 PORT     ?= 8080
 BUILD    ?= build
 PYTHON   ?= /usr/bin/python3

@@ -2,15 +2,19 @@
 # Writes a standalone nginx configuration around nginx/pyexec.conf, for
 # `make run` and the tests: foreground, logs to stderr, everything under
 # PREFIX, listening on 127.0.0.1:PORT and forwarding to SOCKET.
-# usage: nginx-conf.sh PREFIX PORT SOCKET [RATE_LIMIT]
+# usage: nginx-conf.sh PREFIX PORT SOCKET|HOST:PORT [RATE_LIMIT]
 #   RATE_LIMIT=on turns the per-client limit on (tests of 429).
 set -eu
 prefix=$1 port=$2 socket=$3 rate=${4:-off}
 here=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$prefix/tmp"
 chmod 0755 "$prefix" "$prefix/tmp"
+case $socket in
+  */*) upstream="unix:$socket" ;;   # a unix socket path
+  *)   upstream=$socket ;;          # HOST:PORT, FastCGI over TCP
+esac
 sed -e "s|listen 127.0.0.1:8080;|listen 127.0.0.1:$port;|" \
-    -e "s|server unix:/run/pyexecd/pyexecd.sock;|server unix:$socket;|" \
+    -e "s|server unix:/run/pyexecd/pyexecd.sock;|server $upstream;|" \
     "$here/nginx/pyexec.conf" > "$prefix/pyexec.conf"
 if [ "$rate" = on ]; then
   sed -i 's|map $remote_addr $pyexec_rate_key { default ""; }|map $remote_addr $pyexec_rate_key { default $binary_remote_addr; }|' "$prefix/pyexec.conf"

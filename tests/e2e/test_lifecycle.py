@@ -160,6 +160,14 @@ class Lifecycle(unittest.TestCase):
         finally:
             svc.stop()
 
+    def test_fastcgi_over_tcp(self):
+        svc = Service(workers=1, tcp=True)
+        try:
+            status, r = svc.run("print('over tcp')")
+            self.assertEqual((status, r["stdout"]), (200, "over tcp\n"))
+        finally:
+            svc.stop()
+
     def test_overloaded(self):
         svc = Service(workers=1, extra_args=["--queue-timeout-ms", "300"])
         try:
@@ -224,6 +232,22 @@ class StartupRefusals(unittest.TestCase):
                            input="import sys\nprint('cli')\nsys.exit(3)\n", capture_output=True, text=True, timeout=60)
         subprocess.run(["rm", "-rf", state])
         self.assertEqual((p.returncode, p.stdout), (3, "cli\n"))
+
+    def test_cli_run_with_tests_and_json(self):
+        state = tempfile.mkdtemp(dir="/run")
+        with tempfile.TemporaryDirectory() as d:
+            prog, tests, stdin = (os.path.join(d, n) for n in ("p.py", "t.json", "in.txt"))
+            open(prog, "w").write("name = input()\nprint('hi', name)\n")
+            json.dump([{"type": "output", "expected": "hi ada"}, {"type": "variable_value", "name": "name",
+                                                                  "expected": "bob"}], open(tests, "w"))
+            open(stdin, "w").write("ada\n")
+            p = subprocess.run([PYEXECD, "run", prog, "--tests", tests, "--stdin", stdin, "--json", "--state-dir", state],
+                               capture_output=True, text=True, timeout=60)
+        subprocess.run(["rm", "-rf", state])
+        self.assertEqual(p.returncode, 0, p.stderr)
+        answer = json.loads(p.stdout)
+        self.assertEqual([t["passed"] for t in answer["testResults"]], [True, False])
+        self.assertEqual(answer["stdout"], "hi ada\n")
 
     def test_version_and_help(self):
         self.assertIn("1.0.0", subprocess.run([PYEXECD, "--version"], capture_output=True, text=True).stdout)

@@ -25,12 +25,13 @@ MODE = os.environ.get("PYEXEC_TEST_MODE", "warm")  # run_all.sh runs suites in b
 
 
 class Service:
-    def __init__(self, workers=2, extra_args=(), rate_limit=False, mode=None):
+    def __init__(self, workers=2, extra_args=(), rate_limit=False, mode=None, tcp=False):
         self.mode = mode or MODE
         self.port = free_port()
         self.state = tempfile.mkdtemp(prefix="pyexec-test-", dir="/run")
         os.chmod(self.state, 0o755)
-        self.socket = os.path.join(self.state, "pyexecd.sock")
+        # FastCGI over a unix socket (the default), or over TCP on loopback.
+        self.socket = f"127.0.0.1:{free_port()}" if tcp else os.path.join(self.state, "pyexecd.sock")
         self.prefix = os.path.join(self.state, "nginx")
         self.log_path = os.path.join(self.state, "pyexecd.log")
         user = subprocess.check_output(
@@ -44,7 +45,7 @@ class Service:
             stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, "PYEXEC_TEST_SECRET": "s3cr3t-do-not-leak"})
         self.nginx = None
         try:
-            self._wait(lambda: os.path.exists(self.socket), "pyexecd socket")
+            self._wait(self._listening, "pyexecd socket")
             self.nginx = subprocess.Popen(["nginx", "-p", self.prefix, "-c", os.path.join(self.prefix, "nginx.conf"),
                                            "-e", "stderr"], stdout=self.log, stderr=subprocess.STDOUT)
             self._wait(self._port_open, "nginx port")
@@ -53,6 +54,16 @@ class Service:
         except Exception:
             self.stop()
             raise
+
+    def _listening(self):
+        if "/" in self.socket:
+            return os.path.exists(self.socket)
+        host, port = self.socket.rsplit(":", 1)
+        try:
+            socket.create_connection((host, int(port)), timeout=0.2).close()
+            return True
+        except OSError:
+            return False
 
     def _warm(self):
         try:
