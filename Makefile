@@ -3,7 +3,6 @@
 #   make test   installs, builds, runs every suite; ends with "N passed, N failed"
 #   make bench  latency benchmarks through nginx
 
-MAKEFLAGS += -j$(shell nproc)
 PORT     ?= 8080
 BUILD    ?= build
 PYTHON   ?= /usr/bin/python3
@@ -29,7 +28,9 @@ DEB_PKGS  := $(shell sed -e 's/\#.*//' packages.txt)
 
 .PHONY: all deps build run test unit e2e security bench clean
 all: build
-build: $(BUILD)/pyexecd $(BUILD)/unit_tests
+# deps first, then the binaries in parallel.
+build: deps
+	@$(MAKE) --no-print-directory -j$$(nproc) $(BUILD)/pyexecd $(BUILD)/unit_tests
 
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
@@ -61,16 +62,16 @@ $(BUILD)/tests/unit/%.o: CXXFLAGS += -Wno-error=unused-parameter
 # Python.h only in the one file that embeds the interpreter.
 $(BUILD)/src/runner/embedded_python.o: CXXFLAGS += $(PY_CFLAGS)
 
-run: deps build
+run: build
 	tools/serve.sh $(BUILD) $(PORT)
 
-unit: deps build
+unit: build
 	$(BUILD)/unit_tests
 
-test: deps build
+test: build
 	PYTHON=$(PYTHON) BUILD=$(BUILD) tests/run_all.sh
 
-bench: deps build
+bench: build
 	PYTHON=$(PYTHON) BUILD=$(BUILD) $(PYTHON) tests/bench/bench.py
 
 clean:
