@@ -14,6 +14,9 @@ namespace {
 // The harness exits with this when the interpreter cannot even start it.
 constexpr int kHarnessFailed = 125;
 
+// The harness, compiled once in the zygote (as `python3 -c` would name it).
+PyObject* gHarnessCode = nullptr;
+
 Error pythonError(const std::string& what) {
     return makeError(ErrorKind::kSandboxUnavailable, "embedded python: " + what);
 }
@@ -40,6 +43,17 @@ Status initEmbeddedPython(const std::vector<std::string>& modules) {
         }
         Py_DECREF(m);
     }
+    std::string source(gen::kHarnessSource);
+    gHarnessCode = Py_CompileString(source.c_str(), "<string>", Py_file_input);
+    if (gHarnessCode == nullptr) {
+        PyErr_Print();
+        return pythonError("cannot compile the harness");
+    }
+    // Everything imported so far moves to the permanent generation: the
+    // collector will not walk (and so copy-on-write) those pages in every run.
+    if (PyRun_SimpleString("import gc\ngc.collect()\ngc.freeze()\ndel gc\n") != 0) {
+        return pythonError("gc.freeze failed");
+    }
     return okStatus();
 }
 
@@ -51,10 +65,12 @@ void runEmbeddedHarness() noexcept {
     // And as `python3 -c`, the working directory (/tmp) heads sys.path.
     PyRun_SimpleString("import signal as _s, sys as _y\n_s.signal(_s.SIGINT, _s.default_int_handler)\n"
                        "_y.path.insert(0, '')\ndel _s, _y\n");
-    // As `python3 -c`: the source runs as __main__, its frames named "<string>".
-    std::string source(gen::kHarnessSource);
-    int rc = PyRun_SimpleStringFlags(source.c_str(), nullptr);
-    ::_exit(rc == 0 ? 0 : kHarnessFailed);
+    // As `python3 -c`: the code runs in __main__, its frames named "<string>".
+    PyObject* main = PyImport_AddModule("__main__");  // borrowed
+    PyObject* globals = main != nullptr ? PyModule_GetDict(main) : nullptr;
+    PyObject* result = globals != nullptr ? PyEval_EvalCode(gHarnessCode, globals, globals) : nullptr;
+    if (result == nullptr) PyErr_Print();
+    ::_exit(result != nullptr ? 0 : kHarnessFailed);
 }
 
 }  // namespace pyexec::runner
