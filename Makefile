@@ -11,11 +11,11 @@ CXX      ?= g++
 PY_CFLAGS := $(shell pkg-config --cflags python3-embed 2>/dev/null)
 PY_LIBS   := $(shell pkg-config --libs python3-embed 2>/dev/null || echo -lpython3.11)
 CXXFLAGS ?= -O2 -g
-CXXFLAGS += -std=c++20 -Wall -Wextra -Werror -Isrc -I$(BUILD)/gen \
+override CXXFLAGS += -std=c++20 -Wall -Wextra -Werror -Isrc -I$(BUILD)/gen \
             -D_FORTIFY_SOURCE=3 -fstack-protector-strong -fstack-clash-protection \
             -fPIE -MMD -MP
-LDFLAGS  += -pie -Wl,-z,relro,-z,now
-LDLIBS   += -lseccomp -lcap-ng -lfcgi $(PY_LIBS)
+override LDFLAGS  += -pie -Wl,-z,relro,-z,now
+override LDLIBS   += -lseccomp -lcap-ng -lfcgi $(PY_LIBS)
 
 SRCS      := $(filter-out src/main.cc,$(wildcard src/*/*.cc))
 OBJS      := $(SRCS:%.cc=$(BUILD)/%.o)
@@ -26,7 +26,7 @@ HARNESS_H := $(BUILD)/gen/harness_source.h
 # Debian package names from packages.txt (comments and blank lines dropped).
 DEB_PKGS  := $(shell sed -e 's/\#.*//' packages.txt)
 
-.PHONY: all deps build run test unit e2e security bench clean
+.PHONY: all deps build run test unit e2e security bench sanitize clean
 all: build
 # deps first, then the binaries in parallel.
 build: deps
@@ -73,6 +73,13 @@ test: build
 
 bench: build
 	PYTHON=$(PYTHON) BUILD=$(BUILD) $(PYTHON) tests/bench/bench.py
+
+# The unit suite under AddressSanitizer and UndefinedBehaviorSanitizer.
+sanitize: deps
+	@$(MAKE) --no-print-directory BUILD=$(BUILD)/sanitize \
+	  CXXFLAGS="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" \
+	  LDFLAGS="-fsanitize=address,undefined" -j$$(nproc) $(BUILD)/sanitize/unit_tests
+	ASAN_OPTIONS=detect_leaks=0 $(BUILD)/sanitize/unit_tests
 
 clean:
 	rm -rf $(BUILD)
