@@ -74,7 +74,12 @@ int closeAllExcept(int* keep, int n) {
 
 // The program process: moves its five fds into place, closes every other fd,
 // and execs the interpreter. Runs with all restrictions already applied.
-[[noreturn]] void execProgram(const ChildContext& c) {
+[[noreturn]] void execProgram(const ChildContext& parent) {
+    // The report pipe moves out of 0–4 first, wherever it was, so that
+    // placing the program's descriptors cannot clobber it.
+    ChildContext c = parent;
+    c.reportFd = ::fcntl(parent.reportFd, F_DUPFD_CLOEXEC, kHighFd);
+    if (c.reportFd < 0) fail(parent, Step::kExec, errno, 30);
     const int src[5] = {c.io->stdinFd, c.io->stdoutFd, c.io->stderrFd, c.io->inputFd, c.io->resultFd};
     int parked[5];
     for (int i = 0; i < 5; ++i) {
