@@ -178,6 +178,8 @@ int zygoteProcessMain() {
     static ZygoteState state;  // outlives every run; its root path is scrubbed in each program
     if (!receiveConfig(kZygoteSocketFd, &state)) return 1;
     setSandboxEnvironment();  // what os.environ will hold in every run
+    // Nothing may be imported (as root) from wherever pyexecd was started.
+    if (::chdir("/") != 0) return 1;
     Status s = initEmbeddedPython({"json", "_json", "traceback", "linecache", "io", "atexit", "numpy", "pandas"});
     char ready = s ? 1 : 0;
     if (::write(kZygoteSocketFd, &ready, 1) != 1 || !s) return 1;
