@@ -57,7 +57,7 @@ const std::map<std::string, Option> kOptions = {
         {"tmp-bytes", {"N  size of a run's /tmp (default 67108864)", number<uint64_t>(&Settings::tmpBytes, 1ull << 20, 1ull << 34)}},
         {"uid", {"N  uid of the program, never 0 (default 1000)", number(&Settings::uid, 1u, 4294967294u)}},
         {"gid", {"N  gid of the program, never 0 (default 1000)", number(&Settings::gid, 1u, 4294967294u)}},
-        {"queue-timeout-ms", {"N  wait for a free worker before 503 overloaded (default 5000)", number(&Settings::queueTimeoutMs, 1, 600000)}},
+        {"queue-timeout-ms", {"N  wait for a free worker before 503 overloaded (default 5000; 0: off)", number(&Settings::queueTimeoutMs, 0, 600000)}},
         {"grace-ms", {"N  shutdown grace for in-flight runs (default 15000)", number(&Settings::graceMs, 0, 600000)}},
         {"cgroup", {"v1|v2  force a cgroup backend (default: detect)", text(&Settings::cgroupBackend)}},
         {"mode", {"warm|cold  warm: runs fork a per-worker interpreter that has numpy and pandas\n"
