@@ -9,22 +9,17 @@
 #include <ctime>
 #include <string>
 
+#include "common/clock.h"
+
 namespace pyexec::log {
 namespace {
 
 bool gQuiet = false;
 
 void emit(std::string_view level, std::string_view msg) {
-    timeval tv{};
-    gettimeofday(&tv, nullptr);
-    tm t{};
-    gmtime_r(&tv.tv_sec, &t);
-    char stamp[64];
-    std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", t.tm_year + 1900,
-                  t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, tv.tv_usec / 1000);
     std::string s;
     s.reserve(msg.size() + 64);
-    s.append(stamp).append(" pyexecd[").append(std::to_string(getpid())).append("] ");
+    s.append(clock::isoNow()).append(" pyexecd[").append(std::to_string(getpid())).append("] ");
     s.append(level).append(": ").append(msg).push_back('\n');
     line(s);
 }

@@ -18,6 +18,8 @@
 #include <cstring>
 #include <strings.h>
 
+#include "common/clock.h"
+
 namespace pyexec::http {
 namespace {
 
@@ -58,12 +60,6 @@ bool validRequestId(const std::string& id) {
     for (char c : id)
         if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.')) return false;
     return true;
-}
-
-double wallNowMs() {
-    timeval tv{};
-    gettimeofday(&tv, nullptr);
-    return tv.tv_sec * 1e3 + tv.tv_usec / 1e3;
 }
 
 const char* reason(int status) {
@@ -125,7 +121,7 @@ bool Server::accept(Request* out, size_t maxBody) {
     out->requestId = param(r, "REQUEST_ID");
     if (!validRequestId(out->requestId)) out->requestId = newRequestId();
     std::string start = param(r, "REQUEST_START");  // nginx's $msec: "1732240000.123"
-    if (!start.empty()) out->queuedMs = std::max(0.0, wallNowMs() - std::atof(start.c_str()) * 1e3);
+    if (!start.empty()) out->queuedMs = std::max(0.0, clock::wallMs() - std::atof(start.c_str()) * 1e3);
     char buf[65536];
     for (;;) {
         int n = FCGX_GetStr(buf, sizeof buf, r.in);

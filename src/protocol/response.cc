@@ -7,6 +7,7 @@
 
 #include <cstdio>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "protocol/json_value.h"
 #include "protocol/observations.h"
@@ -79,17 +80,6 @@ void writeMeasurements(JsonWriter& w, const RunOutcome& outcome) {
     w.key("executionTimeMs").fixed1(outcome.wallMs < 0 ? 0 : outcome.wallMs);
     w.key("cpuTimeMs").fixed1(outcome.cpuMs < 0 ? 0 : outcome.cpuMs);
     writePeak(w, outcome.memoryPeakBytes);
-}
-
-std::string isoTimeNow() {
-    timespec now{};
-    clock_gettime(CLOCK_REALTIME, &now);
-    tm t{};
-    gmtime_r(&now.tv_sec, &t);
-    char stamp[96];
-    std::snprintf(stamp, sizeof stamp, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", t.tm_year + 1900,
-                  t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec, now.tv_nsec / 1000000);
-    return stamp;
 }
 
 }  // namespace
@@ -170,7 +160,7 @@ std::string buildErrorBody(std::string_view code, std::string_view message, std:
 
 std::string buildLogLine(const RequestLog& entry) {
     JsonWriter w;
-    w.beginObject().key("time").string(isoTimeNow());
+    w.beginObject().key("time").string(clock::isoNow());
     w.key("requestId").string(entry.requestId).key("method").string(entry.method);
     w.key("path").string(entry.path).key("status").integer(entry.httpStatus);
     w.key("runStatus");

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "harness_source.h"
 #include "runner/run_io.h"
@@ -26,12 +27,6 @@ namespace pyexec::runner {
 namespace {
 
 using sandbox::ChildReport;
-
-double nowMs() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 
 // One stream read into a capped buffer.
@@ -90,7 +85,7 @@ void watchRun(Watch& w, double deadlineMs, size_t capTripStreams) {
             if (s.open) fds.push_back({s.fd, POLLIN, 0});
         fds.push_back({w.reportFd, POLLIN, 0});
         fds.push_back({w.pidfd, POLLIN, 0});
-        double left = deadlineMs - nowMs();
+        double left = deadlineMs - clock::monotonicMs();
         if (left <= 0) {
             w.timedOut = true;
             return;
@@ -115,14 +110,14 @@ void watchRun(Watch& w, double deadlineMs, size_t capTripStreams) {
 // After the init is gone: its namespace is torn down and the pipes reach EOF
 // shortly; read what is left, without waiting on a stuck writer forever.
 void drainAfterExit(Watch& w) {
-    double until = nowMs() + 250;
+    double until = clock::monotonicMs() + 250;
     for (;;) {
         w.readReport();
         std::vector<pollfd> fds;
         for (auto& s : w.streams)
             if (s.open) fds.push_back({s.fd, POLLIN, 0});
         if (fds.empty()) return;
-        double left = until - nowMs();
+        double left = until - clock::monotonicMs();
         if (left <= 0) return;
         ::poll(fds.data(), fds.size(), static_cast<int>(left) + 1);
         for (auto& s : w.streams)
@@ -195,20 +190,20 @@ Result<sandbox::Launched> Runner::spawnSandbox(sandbox::RunCgroup& cgroup, const
 // The life of one run: cgroup → descriptors → launch → watch → kill and
 // remove → measure. Every fd, the cgroup and the init have one owner here.
 Result<protocol::RunOutcome> Runner::run(const RunSpec& spec) {
-    double t0 = nowMs();
+    double t0 = clock::monotonicMs();
     auto cg = cgroups_.createRun(std::to_string(::getpid()) + "-" + std::to_string(++runCounter_), config_.cgroup);
     if (!cg) return cg.error();
     auto ioResult = makeRunIo(spec.stdinData, spec.harnessInput);
     if (!ioResult) return ioResult.error();
     RunIo& io = ioResult.value();
-    timing_.cgroupMs = nowMs() - t0;
+    timing_.cgroupMs = clock::monotonicMs() - t0;
 
     std::string harness(gen::kHarnessSource);
     char* argv[] = {const_cast<char*>(config_.python.c_str()), const_cast<char*>("-u"), const_cast<char*>("-B"),
                     const_cast<char*>("-s"), const_cast<char*>("-c"), harness.data(), nullptr};
     sandbox::ChildIo childIo{io.stdinChild.get(), io.outChild.get(), io.errChild.get(), io.inputChild.get(),
                              io.resultChild.get()};
-    double t1 = nowMs();
+    double t1 = clock::monotonicMs();
     sandbox::Program program{argv, const_cast<char* const*>(kSandboxEnv), nullptr};
     auto launched = spawnSandbox(*cg.value(), childIo, program, spec.timeoutMs / 1000 + 2);
     if (!launched) return launched.error();
@@ -217,7 +212,7 @@ Result<protocol::RunOutcome> Runner::run(const RunSpec& spec) {
         return s.error();
     }
     io.closeChildEnds();
-    double start = nowMs();
+    double start = clock::monotonicMs();
     timing_.launchMs = start - t1;
     timing_.cloneMs = launched.value().cloneMs;
     timing_.placeMs = launched.value().placeMs;
@@ -230,9 +225,9 @@ Result<protocol::RunOutcome> Runner::run(const RunSpec& spec) {
              Stream{io.resultRead.get(), &out.observations, limits_.observationBytes}},
             launched.value().report.get(), launched.value().pidfd.get()};
     watchRun(w, start + spec.timeoutMs, 2);
-    out.wallMs = nowMs() - start;
+    out.wallMs = clock::monotonicMs() - start;
 
-    double t2 = nowMs();
+    double t2 = clock::monotonicMs();
     pid_t init = launched.value().initPid;
     if (!w.initExited) ::kill(init, SIGKILL);  // the whole pid namespace goes with it
     rusage ru{};
@@ -241,7 +236,7 @@ Result<protocol::RunOutcome> Runner::run(const RunSpec& spec) {
     if (Status s = cg.value()->killAll(); !s) log::error("cgroup kill: " + s.error().message);
     sandbox::CgroupUsage usage = cg.value()->usage();
     cg.value().reset();  // removed here, inside the measured teardown
-    timing_.teardownMs = nowMs() - t2;
+    timing_.teardownMs = clock::monotonicMs() - t2;
 
     if (w.haveReport && w.report.kind == ChildReport::kSetupFailed) return setupFailure(w.report);
     if (w.haveReport && w.report.kind == ChildReport::kExited) recordSteps(w.report, &timing_);

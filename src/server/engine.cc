@@ -9,17 +9,12 @@
 #include <cmath>
 #include <cstring>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "sandbox/netns.h"
 
 namespace pyexec::server {
 namespace {
-
-double monoMs() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 Status makeDirs(const std::string& path) {
     for (size_t pos = 1; pos <= path.size(); ++pos) {
@@ -127,7 +122,7 @@ Result<protocol::RunOutcome> Engine::run(const protocol::RunRequest& request) {
 }
 
 protocol::HealthInfo Engine::health(int workersTotal, int workersBusy) {
-    double now = monoMs();
+    double now = clock::monotonicMs();
     if (now - cachedAtMs_ > 2000) {
         protocol::HealthInfo h;
         protocol::RunRequest probe;
@@ -171,7 +166,7 @@ protocol::HealthInfo Engine::health(int workersTotal, int workersBusy) {
 void Engine::startWarm(int closeFd, int waitMs) {
     if (settings_.mode != "warm") return;
     warmCloseFd_ = closeFd;
-    zygoteStartedMs_ = monoMs();
+    zygoteStartedMs_ = clock::monotonicMs();
     runner_->attachZygote(nullptr);
     zygote_.reset();
     auto z = runner::Zygote::start(config_, selfCopy_.get(), closeFd);
@@ -181,13 +176,13 @@ void Engine::startWarm(int closeFd, int waitMs) {
     }
     zygote_ = std::move(z.value());
     runner_->attachZygote(zygote_.get());
-    for (double end = monoMs() + waitMs; monoMs() < end && !zygote_->ready();) ::usleep(10000);
+    for (double end = clock::monotonicMs() + waitMs; clock::monotonicMs() < end && !zygote_->ready();) ::usleep(10000);
 }
 
 // A zygote that died (or stopped answering) is replaced, at most every 5 s;
 // meanwhile runs are cold, in the same sandbox.
 void Engine::restartBrokenZygote() {
-    if (!zygote_ || !zygote_->broken() || monoMs() - zygoteStartedMs_ < 5000) return;
+    if (!zygote_ || !zygote_->broken() || clock::monotonicMs() - zygoteStartedMs_ < 5000) return;
     log::warn("restarting the warm zygote");
     startWarm(warmCloseFd_, 0);
 }

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "http/fcgi.h"
 #include "server/engine.h"
@@ -19,12 +20,6 @@
 
 namespace pyexec::server {
 namespace {
-
-double monoMs() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 struct WorkerSlot {
     pid_t pid = 0;          // 0: empty, waiting for (re)spawn
@@ -67,11 +62,11 @@ void Master::spawn(int slot) {
     WorkerSlot& s = slots_[static_cast<size_t>(slot)];
     if (pid < 0) {
         log::error(std::string("fork worker: ") + std::strerror(errno));
-        s.respawnAtMs = monoMs() + 1000;
+        s.respawnAtMs = clock::monotonicMs() + 1000;
         return;
     }
     s.pid = pid;
-    s.startedMs = monoMs();
+    s.startedMs = clock::monotonicMs();
     s.generation = generation_;
     shared_->busy[slot].store(0);
     log::info("worker " + std::to_string(pid) + " started in slot " + std::to_string(slot));
@@ -98,10 +93,10 @@ void Master::reap() {
                                            : "exit " + std::to_string(WEXITSTATUS(status))) + ")");
         }
         // Workers that die young are respawned ever more slowly (up to 5 s).
-        bool young = monoMs() - s.startedMs < 1000;
+        bool young = clock::monotonicMs() - s.startedMs < 1000;
         s.backoffMs = (young && !expected) ? std::min(5000.0, std::max(100.0, s.backoffMs * 2)) : 0;
         s.pid = 0;
-        s.respawnAtMs = monoMs() + s.backoffMs;
+        s.respawnAtMs = clock::monotonicMs() + s.backoffMs;
         shared_->busy[slot].store(0);
         if (pid == retiring_) retiring_ = 0;
     }
@@ -110,7 +105,7 @@ void Master::reap() {
 void Master::respawnDue() {
     if (stopping_) return;
     for (size_t i = 0; i < slots_.size(); ++i)
-        if (slots_[i].pid == 0 && monoMs() >= slots_[i].respawnAtMs) spawn(static_cast<int>(i));
+        if (slots_[i].pid == 0 && clock::monotonicMs() >= slots_[i].respawnAtMs) spawn(static_cast<int>(i));
     if (retiring_ == 0) retireNext();
 }
 
@@ -149,9 +144,9 @@ void Master::stop() {
     listen_.reset();
     for (auto& s : slots_)
         if (s.pid > 0) ::kill(s.pid, SIGTERM);
-    double deadline = monoMs() + engine_->settings().graceMs;
+    double deadline = clock::monotonicMs() + engine_->settings().graceMs;
     while (std::any_of(slots_.begin(), slots_.end(), [](const WorkerSlot& s) { return s.pid > 0; })) {
-        if (monoMs() > deadline) {
+        if (clock::monotonicMs() > deadline) {
             for (auto& s : slots_)
                 if (s.pid > 0) ::kill(s.pid, SIGKILL);
         }

@@ -8,6 +8,7 @@
 #include <new>
 #include <string>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "http/fcgi.h"
 
@@ -18,12 +19,6 @@ volatile sig_atomic_t gStop = 0;
 void onTerm(int) { gStop = 1; }
 
 constexpr size_t kMaxBody = 2 << 20;  // nginx's client_max_body_size
-
-double monoMs() {
-    timespec ts{};
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
 
 http::Response errorResponse(ErrorKind kind, const Error& e, const std::string& rid) {
     http::Response r;
@@ -91,7 +86,7 @@ http::Response handleHealth(Engine& engine, const http::Request& req, SharedStat
 
 // The whole life of a request: route, validate, run, judge, answer, log.
 void handleRequest(Engine& engine, http::Server& server, const http::Request& req, SharedState* shared) {
-    double t0 = monoMs();
+    double t0 = clock::monotonicMs();
     protocol::RequestLog log;
     log.requestId = req.requestId;
     log.method = req.method;
@@ -107,7 +102,7 @@ void handleRequest(Engine& engine, http::Server& server, const http::Request& re
     r.headers.emplace_back("X-Request-Id", req.requestId);
     server.respond(r);
     log.httpStatus = r.status;
-    if (log.wallMs < 0) log.wallMs = monoMs() - t0;
+    if (log.wallMs < 0) log.wallMs = clock::monotonicMs() - t0;
     log::line(protocol::buildLogLine(log));
 }
 
