@@ -106,9 +106,7 @@ bool serveOne(const sandbox::SandboxConfig& config, int sock) {
 // the compiled seccomp filter, and the shared network namespace if any.
 struct WireConfig {
     uint32_t magic = kMagic;
-    uint32_t uid = 0, gid = 0;
-    uint64_t tmpBytes = 0, tmpInodes = 0, fileSizeBytes = 0;
-    int32_t openFiles = 0;
+    sandbox::SandboxLimits limits;
     int32_t hasNetns = 0;
     uint32_t filterLength = 0;
     char rootMountPoint[256] = {};
@@ -116,12 +114,7 @@ struct WireConfig {
 
 bool sendConfig(int sock, const sandbox::SandboxConfig& c) {
     WireConfig w;
-    w.uid = c.uid;
-    w.gid = c.gid;
-    w.tmpBytes = c.tmpBytes;
-    w.tmpInodes = c.tmpInodes;
-    w.fileSizeBytes = c.fileSizeBytes;
-    w.openFiles = c.openFiles;
+    w.limits = c;  // the plain part, as it is
     w.hasNetns = c.sharedNetnsFd >= 0;
     const auto& filter = c.seccomp->filter();
     w.filterLength = static_cast<uint32_t>(filter.size());
@@ -148,12 +141,7 @@ bool receiveConfig(int sock, ZygoteState* z) {
     if (::recv(sock, filter.data(), static_cast<size_t>(want), 0) != want) return false;
     z->seccomp = sandbox::SeccompProgram::fromFilter(std::move(filter), "python.json");
     sandbox::SandboxConfig& c = z->config;
-    c.uid = w.uid;
-    c.gid = w.gid;
-    c.tmpBytes = w.tmpBytes;
-    c.tmpInodes = w.tmpInodes;
-    c.fileSizeBytes = w.fileSizeBytes;
-    c.openFiles = w.openFiles;
+    static_cast<sandbox::SandboxLimits&>(c) = w.limits;
     c.rootMountPoint.assign(w.rootMountPoint, ::strnlen(w.rootMountPoint, sizeof w.rootMountPoint));
     if (w.hasNetns && fds.size() == 1) z->netns = std::move(fds[0]);
     std::memset(static_cast<void*>(&w), 0, sizeof w);  // the one copy of the path to keep is scrubbed per run

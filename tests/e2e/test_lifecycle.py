@@ -140,6 +140,23 @@ class Lifecycle(unittest.TestCase):
             finally:
                 svc.stop()
 
+    def test_sandbox_settings_reach_both_modes(self):
+        code = ("import os\nst = os.statvfs('/tmp')\n"
+                "print(os.getuid(), os.getgid(), st.f_blocks * st.f_frsize, os.fstatvfs(0) and 1)\n")
+        for mode in ("warm", "cold"):
+            svc = Service(workers=1, mode=mode, extra_args=["--uid", "1234", "--gid", "1235", "--tmp-bytes", "8388608"])
+            try:
+                status, r = svc.run(code)
+                self.assertEqual(r["stdout"], "1234 1235 8388608 1\n", (mode, r))
+                import pwd
+                try:
+                    pwd.getpwuid(1234)
+                    self.assertIn("is host user", svc.logs())
+                except KeyError:
+                    self.assertNotIn("is host user", svc.logs())
+            finally:
+                svc.stop()
+
     def test_a_dead_zygote_is_replaced(self):
         svc = Service(workers=1, mode="warm")
         try:
