@@ -198,9 +198,11 @@ Result<protocol::RunOutcome> Runner::run(const RunSpec& spec) {
     RunIo& io = ioResult.value();
     timing_.cgroupMs = clock::monotonicMs() - t0;
 
-    std::string harness(gen::kHarnessSource);
+    // The embedded source is a string literal, so it is NUL-terminated and
+    // can be an argument as it is (execve does not write to it).
+    char* harness = const_cast<char*>(gen::kHarnessSource.data());
     char* argv[] = {const_cast<char*>(config_.python.c_str()), const_cast<char*>("-u"), const_cast<char*>("-B"),
-                    const_cast<char*>("-s"), const_cast<char*>("-c"), harness.data(), nullptr};
+                    const_cast<char*>("-s"), const_cast<char*>("-c"), harness, nullptr};
     sandbox::ChildIo childIo{io.stdinChild.get(), io.outChild.get(), io.errChild.get(), io.inputChild.get(),
                              io.resultChild.get()};
     double t1 = clock::monotonicMs();

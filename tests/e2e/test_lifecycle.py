@@ -200,6 +200,18 @@ class Lifecycle(unittest.TestCase):
         finally:
             svc.stop()
 
+    def test_queue_timeout_zero_turns_admission_control_off(self):
+        svc = Service(workers=1, extra_args=["--queue-timeout-ms", "0"])
+        try:
+            with concurrent.futures.ThreadPoolExecutor(2) as pool:
+                slow = pool.submit(svc.run, "import time\ntime.sleep(1.5)", None, timeoutMs=5000)
+                time.sleep(0.3)
+                status, r = svc.run("print(1)")  # waits for the one worker instead of a 503
+                self.assertEqual(slow.result(timeout=30)[0], 200)
+            self.assertEqual((status, r["stdout"]), (200, "1\n"))
+        finally:
+            svc.stop()
+
     def test_rate_limit_when_enabled(self):
         svc = Service(workers=2, rate_limit=True)
         try:

@@ -225,6 +225,28 @@ report({"listed": listed, "sent": sent})
         self.assertEqual(b["sent"], [], "run B could send to another run's socket")
         self.assertEqual(b["listed"], [], "run B sees another run's sockets in /proc/net/unix")
 
+    def test_sandbox_init_is_invisible(self):
+        """The run's init (pid 1) holds a copy of a worker's (or zygote's) memory; it is not
+        dumpable and /proc is mounted with hidepid, so the program cannot even see it."""
+        code = r'''
+import os as _os
+out = {"pids": sorted(int(p) for p in _os.listdir("/proc") if p.isdigit()), "me": _os.getpid(),
+       "ppid": _os.getppid(), "proc1": _os.path.exists("/proc/1")}
+for name in ("status", "environ", "mem", "maps", "cmdline"):
+    try:
+        open("/proc/1/" + name, "rb").read(64)
+        out[name] = "readable"
+    except OSError as e:
+        out[name] = e.errno
+report(out)
+'''
+        r, d = run_attack(self, svc, code)
+        self.assertEqual(d["ppid"], 1)  # the init is the parent...
+        self.assertFalse(d["proc1"], d)  # ...but is not in /proc at all
+        self.assertNotIn(1, d["pids"], d)
+        for name in ("status", "environ", "mem", "maps", "cmdline"):
+            self.assertNotEqual(d[name], "readable", f"/proc/1/{name} is readable")
+
     def test_tmp_not_carried_over(self):
         for i in range(4):
             name = attack.unique("leftover")
