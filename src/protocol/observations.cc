@@ -59,6 +59,11 @@ std::optional<FinishedRecord> readFinished(const JsonValue& record) {
     if (error != nullptr && !error->isNull() && !error->isString()) return std::nullopt;
     FinishedRecord finished;
     finished.syntaxError = syntax->boolean;
+    int64_t code = -1;
+    const JsonValue* exitCode = record.find("exitCode");
+    if (exitCode != nullptr && integerValue(*exitCode, &code) && code >= 0 && code <= 255) {
+        finished.exitCode = static_cast<int>(code);
+    }
     if (error != nullptr && error->isString()) finished.error = error->text;
     return finished;
 }
@@ -85,7 +90,8 @@ public:
         }
         if (isEvent && event->text == "end") {
             done_ = true;
-            if (nextExpected() != request_.tests.size()) tamper();
+            if (nextExpected() != request_.tests.size()) return tamper();
+            obs_->complete = true;
             return;
         }
         takeObservation(std::move(record));
@@ -115,6 +121,7 @@ private:
 
     void tamper() {
         obs_->tampered = true;
+        obs_->complete = false;
         obs_->finished.reset();
         for (auto& r : obs_->records) r.reset();
     }
@@ -143,6 +150,14 @@ Observations parseObservations(std::string_view ndjson, const RunRequest& reques
         reader.take(parseJson(line));
     }
     return obs;
+}
+
+std::optional<int> harnessExitCode(std::string_view ndjson, const RunRequest& request) {
+    Observations obs = parseObservations(ndjson, request);
+    if (obs.tampered || !obs.complete || !obs.finished) return std::nullopt;
+    int code = obs.finished->exitCode;
+    if (code < 0 || code > 255) return std::nullopt;
+    return code;
 }
 
 std::string signalName(int signal) {

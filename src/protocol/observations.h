@@ -1,6 +1,6 @@
 // The harness's result records (src/harness/PROTOCOL.md), read in the worker
 // after a run, and the run's status derived from them and the runner's
-// measurements. Private to src/protocol.
+// measurements. Private to src/protocol, but for harnessExitCode (the runner).
 //
 // The records come through a pipe the program can also write to, so they are
 // untrusted. The harness writes exactly one `finished` record, one record per
@@ -27,11 +27,13 @@ namespace pyexec::protocol {
 
 struct FinishedRecord {
     bool syntaxError = false;
+    int exitCode = -1;                 // the status the harness exits with; -1 if not given
     std::optional<std::string> error;  // one-line summary, e.g. "ZeroDivisionError: ... (line 3)"
 };
 
 struct Observations {
     bool tampered = false;  // the stream was not the harness's alone; nothing else is set
+    bool complete = false;  // it ended with `end`, every record in its place
     std::optional<FinishedRecord> finished;
     // One slot per test; empty when the test needs no observation or none was
     // reported. A variable record has a bool "exists" (and, when true, a
@@ -42,6 +44,15 @@ struct Observations {
 };
 
 Observations parseObservations(std::string_view ndjson, const RunRequest& request);
+
+// For the runner: when the stream is complete and exactly the harness's (as
+// parseObservations checks it), the status the harness said it exits with
+// (`finished`.exitCode, 0–255). The harness writes `end` after its stdout and
+// stderr are closed and just before os._exit, so this lets the answer go out
+// without waiting for the kernel to tear the program's address space down. A
+// program that forges a whole stream this way gains nothing it could not get
+// by exiting with that status itself.
+std::optional<int> harnessExitCode(std::string_view ndjson, const RunRequest& request);
 
 // {"i": 2, "error": "observation failed: …"}: the harness could not take it.
 bool isObservationFailure(const JsonValue& record);

@@ -169,6 +169,7 @@ std::string buildLogLine(const RequestLog& entry) {
     } else {
         w.string(entry.runStatus);
     }
+    if (!entry.sandbox.empty()) w.key("sandbox").string(entry.sandbox);
     writeMs(w, "wallMs", entry.wallMs);
     writeMs(w, "cpuMs", entry.cpuMs);
     writePeak(w, entry.memoryPeakBytes);

@@ -55,6 +55,7 @@ std::string buildErrorBody(std::string_view code, std::string_view message,
 // Per-request log record (SPEC §7): no user code or output.
 struct RequestLog {
     std::string requestId, method, path, runStatus;
+    std::string sandbox;  // how the run was served: "warm, prepared", "cold, set up on request", ...
     int httpStatus = 0;
     double wallMs = -1, cpuMs = -1;
     std::optional<uint64_t> memoryPeakBytes;

@@ -49,6 +49,15 @@ Status initEmbeddedPython(const std::vector<std::string>& modules) {
         PyErr_Print();
         return pythonError("cannot compile the harness");
     }
+    // Every fork (each run, and a program's own os.fork) draws fresh seeds:
+    // `random` registers that itself; numpy's global RandomState would
+    // otherwise repeat the zygote's sequence in every run.
+    if (PyRun_SimpleString("import os, sys\n"
+                           "if 'numpy.random' in sys.modules:\n"
+                           "    os.register_at_fork(after_in_child=sys.modules['numpy.random'].seed)\n"
+                           "del os, sys\n") != 0) {
+        return pythonError("cannot register the reseeding of numpy.random");
+    }
     // Everything imported so far moves to the permanent generation: the
     // collector will not walk (and so copy-on-write) those pages in every run.
     if (PyRun_SimpleString("import gc\ngc.collect()\ngc.freeze()\ndel gc\n") != 0) {

@@ -1,18 +1,21 @@
-// The life of one cold run, worker side:
-//   cgroup → descriptors → launch the sandbox → watch (output caps, wall
-//   clock, the init's report) → kill and empty the cgroup → measure.
+// The life of one sandbox, worker side:
+//   setUp (cgroup, pipes, clone: before the request when prepared)
+//   → waitReady → hand over the input, watch (output caps, wall clock, the
+//   init's reports) → answer → retire (kill, reap, empty and remove the
+//   cgroup: after the answer).
 #include "runner/runner.h"
 
 #include <poll.h>
 #include <signal.h>
-#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/clock.h"
@@ -21,15 +24,46 @@
 #include "runner/run_io.h"
 #include "runner/sandbox_env.h"
 #include "runner/zygote.h"
-#include "sandbox/launcher.h"
 
 namespace pyexec::runner {
-namespace {
 
 using sandbox::ChildReport;
 
+// One sandbox from its set-up to its removal; every descriptor, the cgroup
+// and the init have their owner here.
+struct LiveSandbox {
+    std::unique_ptr<sandbox::RunCgroup> cgroup;
+    RunIo io;
+    sandbox::Launched launched;
+    bool warm = false;
+    bool prepared = false;  // set up before its request
+    SetupTiming timing;
+    // What the init has reported so far.
+    bool ready = false, failed = false, exited = false, reportEof = false, initGone = false;
+    ChildReport readyReport{}, failure{}, exit{};
 
-// One stream read into a capped buffer.
+    // Reads every report available now (the pipe is non-blocking).
+    void readReports() {
+        for (;;) {
+            ChildReport r{};
+            ssize_t n = ::read(launched.report.get(), &r, sizeof r);
+            if (n == 0) reportEof = true;
+            if (n != static_cast<ssize_t>(sizeof r)) return;  // EAGAIN, EOF; records are written whole
+            if (r.kind == ChildReport::kReady && !ready) ready = true, readyReport = r;
+            if (r.kind == ChildReport::kSetupFailed && !failed) failed = true, failure = r;
+            if (r.kind == ChildReport::kExited && !exited) exited = true, exit = r;
+        }
+    }
+    bool checkInitGone() {
+        pollfd p{launched.pidfd.get(), POLLIN, 0};
+        if (!initGone && ::poll(&p, 1, 0) == 1) initGone = true;
+        return initGone;
+    }
+};
+
+namespace {
+
+// One output stream read into a capped buffer.
 struct Stream {
     int fd;
     std::string* sink;
@@ -54,37 +88,56 @@ struct Stream {
     }
 };
 
-// Everything the watch loop learns about the run.
-struct Watch {
-    std::vector<Stream> streams;
-    int reportFd;
-    int pidfd;
-    bool initExited = false;
-    bool haveReport = false;
-    ChildReport report{};
-    bool timedOut = false;
-    bool overflowed = false;
-    double endMs = 0;
+// One input written into its pipe as the program reads it, then closed (EOF).
+struct Feeder {
+    UniqueFd* fd;
+    std::string_view data;
+    size_t done = 0;
 
-    void readReport() {
-        ChildReport r{};
-        ssize_t n = ::read(reportFd, &r, sizeof r);
-        if (n == static_cast<ssize_t>(sizeof r) && !haveReport) {
-            report = r;
-            haveReport = true;
+    void pump() {
+        while (fd->valid() && done < data.size()) {
+            ssize_t n = ::write(fd->get(), data.data() + done, data.size() - done);
+            if (n > 0) {
+                done += static_cast<size_t>(n);
+            } else if (n < 0 && errno == EINTR) {
+                continue;
+            } else if (n < 0 && errno == EAGAIN) {
+                return;
+            } else {
+                fd->reset();  // EPIPE: the program stopped reading (SIGPIPE is ignored)
+            }
         }
+        fd->reset();
     }
 };
 
-// Waits for the end: the program's exit reported, or the deadline, or a
-// stream over its cap. Returns when the run must stop.
-void watchRun(Watch& w, double deadlineMs, size_t capTripStreams) {
+struct Watch {
+    std::vector<Stream> streams;  // stdout, stderr, harness records
+    std::vector<Feeder> feeders;
+    bool timedOut = false;
+    bool overflowed = false;
+    std::optional<int> harnessExit;  // the harness's own word, once its stream is complete
+
+    bool streamsClosed() const {
+        for (const Stream& s : streams)
+            if (s.open) return false;
+        return true;
+    }
+};
+
+// Until the program has exited and its output is drained (or the init is
+// gone, or the deadline passed, or stdout/stderr went over their cap).
+void watchRun(LiveSandbox& sb, Watch& w, double deadlineMs,
+              const std::function<std::optional<int>(std::string_view)>& exitCodeFromRecords) {
     for (;;) {
+        for (Feeder& f : w.feeders) f.pump();
         std::vector<pollfd> fds;
-        for (auto& s : w.streams)
+        for (const Stream& s : w.streams)
             if (s.open) fds.push_back({s.fd, POLLIN, 0});
-        fds.push_back({w.reportFd, POLLIN, 0});
-        fds.push_back({w.pidfd, POLLIN, 0});
+        for (const Feeder& f : w.feeders)
+            if (f.fd->valid()) fds.push_back({f.fd->get(), POLLOUT, 0});
+        if (!sb.reportEof) fds.push_back({sb.launched.report.get(), POLLIN, 0});
+        fds.push_back({sb.launched.pidfd.get(), POLLIN, 0});
         double left = deadlineMs - clock::monotonicMs();
         if (left <= 0) {
             w.timedOut = true;
@@ -96,31 +149,39 @@ void watchRun(Watch& w, double deadlineMs, size_t capTripStreams) {
             Stream& s = w.streams[i];
             if (!s.open) continue;
             s.drain();
-            if (s.overflowed && i < capTripStreams) w.overflowed = true;
+            if (s.overflowed && i < 2) w.overflowed = true;  // stdout, stderr
         }
         if (w.overflowed) return;
-        if (fds[fds.size() - 2].revents) w.readReport();
+        sb.readReports();
+        if (sb.failed) return;
+        // Done when every output is at EOF (no leftover holds a pipe) and the
+        // kernel or, before it, the harness's complete stream gave the status.
+        if (w.streamsClosed()) {
+            if (sb.exited) return;
+            if (exitCodeFromRecords) w.harnessExit = exitCodeFromRecords(*w.streams[2].sink);
+            if (w.harnessExit) return;
+        }
         if (fds.back().revents) {
-            w.initExited = true;
+            sb.initGone = true;
             return;
         }
     }
 }
 
-// After the init is gone: its namespace is torn down and the pipes reach EOF
-// shortly; read what is left, without waiting on a stuck writer forever.
-void drainAfterExit(Watch& w) {
+// After the init is gone or killed: its namespace is torn down and the pipes
+// reach EOF shortly; read what is left, without waiting on a stuck writer forever.
+void drainAfterExit(LiveSandbox& sb, Watch& w) {
     double until = clock::monotonicMs() + 250;
     for (;;) {
-        w.readReport();
+        sb.readReports();
         std::vector<pollfd> fds;
-        for (auto& s : w.streams)
+        for (const Stream& s : w.streams)
             if (s.open) fds.push_back({s.fd, POLLIN, 0});
         if (fds.empty()) return;
         double left = until - clock::monotonicMs();
         if (left <= 0) return;
         ::poll(fds.data(), fds.size(), static_cast<int>(left) + 1);
-        for (auto& s : w.streams)
+        for (Stream& s : w.streams)
             if (s.open) s.drain();
     }
 }
@@ -136,29 +197,21 @@ void recordSteps(const ChildReport& r, SetupTiming* t) {
     }
 }
 
-}  // namespace
-
-Runner::Runner(const sandbox::SandboxConfig& config, sandbox::CgroupManager& cgroups,
-                       RunnerLimits limits)
-    : config_(config), cgroups_(cgroups), limits_(limits) {}
-
-namespace {
-
 // What the run ended with, from the init's report, the watch and the cgroup.
-void fillOutcome(const Watch& w, const sandbox::CgroupUsage& usage, const rusage& ru,
+void fillOutcome(const LiveSandbox& sb, const Watch& w, const sandbox::CgroupUsage& usage,
                  protocol::RunOutcome* out) {
-    double rusageMs = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
-                      (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
-    out->cpuMs = usage.cpuMs > 0 ? usage.cpuMs : rusageMs;
+    out->cpuMs = usage.cpuMs;
     out->memoryPeakBytes = usage.memoryPeakBytes;
     out->memoryExceeded = usage.oomKilled;
     out->timedOut = w.timedOut;
     out->outputTruncated = w.overflowed;
     out->observationsTruncated = w.streams[2].overflowed;
-    if (w.haveReport && w.report.kind == ChildReport::kExited) {
-        int st = w.report.value;
+    if (sb.exited && !w.timedOut) {
+        int st = sb.exit.value;
         if (WIFEXITED(st)) out->exitCode = WEXITSTATUS(st);
         if (WIFSIGNALED(st)) out->signal = WTERMSIG(st);
+    } else if (w.harnessExit && !w.timedOut) {
+        out->exitCode = *w.harnessExit;
     } else {
         out->signal = SIGKILL;  // killed by us (timeout, output cap) or the OOM killer took the init
     }
@@ -172,78 +225,166 @@ Error setupFailure(const ChildReport& r) {
                      {}, r.value);
 }
 
-}  // namespace
-
-// Warm when the zygote is ready (a broken zygote makes the run cold, in the
-// same sandbox), cold otherwise.
-Result<sandbox::Launched> Runner::spawnSandbox(sandbox::RunCgroup& cgroup, const sandbox::ChildIo& io,
-                                               const sandbox::Program& program, int cpuSeconds) {
-    lastWarm_ = zygote_ != nullptr && zygote_->ready();
-    if (lastWarm_) {
-        auto launched = zygote_->spawn(cgroup.dirFd(), io, cpuSeconds);
-        if (launched || zygote_->ready()) return launched;
-        lastWarm_ = false;
-    }
-    return sandbox::spawn(config_, cgroup.dirFd(), io, program, cpuSeconds);
+void killInit(const LiveSandbox& sb) {
+    // Through the pidfd: the pid cannot have been reused by then.
+    ::syscall(SYS_pidfd_send_signal, sb.launched.pidfd.get(), SIGKILL, nullptr, 0);
 }
 
-// The life of one run: cgroup → descriptors → launch → watch → kill and
-// remove → measure. Every fd, the cgroup and the init have one owner here.
-Result<protocol::RunOutcome> Runner::run(const RunSpec& spec) {
+constexpr int kSetupTimeoutMs = 10000;
+
+}  // namespace
+
+Runner::Runner(const sandbox::SandboxConfig& config, sandbox::CgroupManager& cgroups, RunnerLimits limits)
+    : config_(config), cgroups_(cgroups), limits_(limits) {
+    ::signal(SIGPIPE, SIG_IGN);  // a program that stops reading its stdin is EPIPE, not our death
+}
+
+Runner::~Runner() {
+    retire(std::move(last_));
+    retire(std::move(next_));
+}
+
+// Cgroup, pipes and the clone; the init then sets itself up while we go on.
+// Warm when the zygote is ready (a broken zygote makes it cold, in the same
+// sandbox), cold otherwise.
+Result<std::unique_ptr<LiveSandbox>> Runner::setUp() {
+    auto sb = std::make_unique<LiveSandbox>();
     double t0 = clock::monotonicMs();
     auto cg = cgroups_.createRun(std::to_string(::getpid()) + "-" + std::to_string(++runCounter_), config_.cgroup);
     if (!cg) return cg.error();
-    auto ioResult = makeRunIo(spec.stdinData, spec.harnessInput);
-    if (!ioResult) return ioResult.error();
-    RunIo& io = ioResult.value();
-    timing_.cgroupMs = clock::monotonicMs() - t0;
+    sb->cgroup = std::move(cg.value());
+    auto io = makeRunIo();
+    if (!io) return io.error();
+    sb->io = std::move(io.value());
+    sb->timing.cgroupMs = clock::monotonicMs() - t0;
 
-    // The embedded source is a string literal, so it is NUL-terminated and
-    // can be an argument as it is (execve does not write to it).
-    char* harness = const_cast<char*>(gen::kHarnessSource.data());
-    char* argv[] = {const_cast<char*>(config_.python.c_str()), const_cast<char*>("-u"), const_cast<char*>("-B"),
-                    const_cast<char*>("-s"), const_cast<char*>("-c"), harness, nullptr};
-    sandbox::ChildIo childIo{io.stdinChild.get(), io.outChild.get(), io.errChild.get(), io.inputChild.get(),
-                             io.resultChild.get()};
-    double t1 = clock::monotonicMs();
-    sandbox::Program program{argv, const_cast<char* const*>(kSandboxEnv), nullptr};
-    auto launched = spawnSandbox(*cg.value(), childIo, program, spec.timeoutMs / 1000 + 2);
-    if (!launched) return launched.error();
-    if (Status s = sandbox::release(launched.value(), *cg.value(), cg.value()->dirFd() >= 0); !s) {
-        if (!lastWarm_) ::waitpid(launched.value().initPid, nullptr, 0);
-        return s.error();
+    sandbox::Placement placement = sandbox::placementOf(*sb->cgroup);
+    RunIo& r = sb->io;
+    sandbox::ChildIo childIo{r.stdinChild.get(), r.outChild.get(), r.errChild.get(), r.inputChild.get(),
+                             r.resultChild.get()};
+    Result<sandbox::Launched> launched = makeError(ErrorKind::kInternal, "not launched");
+    sb->warm = zygote_ != nullptr && zygote_->ready();
+    if (sb->warm) {
+        launched = zygote_->spawn(placement, childIo, limits_.cpuSeconds);
+        if (!launched && !zygote_->ready()) sb->warm = false;  // the zygote is gone: cold instead
     }
-    io.closeChildEnds();
-    double start = clock::monotonicMs();
-    timing_.launchMs = start - t1;
-    timing_.cloneMs = launched.value().cloneMs;
-    timing_.placeMs = launched.value().placeMs;
+    if (!sb->warm) {
+        // The embedded source is a string literal, so it is NUL-terminated and
+        // can be an argument as it is (execve does not write to it).
+        char* harness = const_cast<char*>(gen::kHarnessSource.data());
+        char* argv[] = {const_cast<char*>(config_.python.c_str()), const_cast<char*>("-u"), const_cast<char*>("-B"),
+                        const_cast<char*>("-s"), const_cast<char*>("-c"), harness, nullptr};
+        sandbox::Program program{argv, const_cast<char* const*>(kSandboxEnv), nullptr};
+        launched = sandbox::spawn(config_, placement, childIo, program, limits_.cpuSeconds);
+    }
+    if (!launched) return launched.error();
+    sb->launched = std::move(launched.value());
+    sb->timing.cloneMs = sb->launched.cloneMs;
+    r.closeChildEnds();
+    return sb;
+}
 
+// Until the init says the sandbox is complete (or that a step failed).
+Status Runner::waitReady(LiveSandbox& sb) {
+    double deadline = clock::monotonicMs() + kSetupTimeoutMs;
+    for (;;) {
+        sb.readReports();
+        if (sb.failed) return setupFailure(sb.failure);
+        if (sb.ready) return okStatus();
+        if (sb.checkInitGone()) {
+            sb.readReports();
+            if (sb.failed) return setupFailure(sb.failure);
+            if (sb.ready) return okStatus();
+            return makeError(ErrorKind::kSandboxUnavailable, "the sandbox init died during its set-up");
+        }
+        double left = deadline - clock::monotonicMs();
+        if (left <= 0) return makeError(ErrorKind::kSandboxUnavailable, "the sandbox set-up took over 10 s");
+        pollfd fds[2] = {{sb.launched.report.get(), POLLIN, 0}, {sb.launched.pidfd.get(), POLLIN, 0}};
+        ::poll(fds, sb.reportEof ? 1 : 2, static_cast<int>(left) + 1);
+        if (sb.reportEof) ::poll(&fds[1], 1, static_cast<int>(left) + 1);
+    }
+}
+
+Result<protocol::RunOutcome> Runner::run(const RunSpec& spec) {
+    retire(std::move(last_));  // when the caller did not call afterRun()
+    std::unique_ptr<LiveSandbox> sb = std::move(next_);
+    Status ready = okStatus();
+    if (sb) {
+        ready = sb->checkInitGone() ? makeError(ErrorKind::kSandboxUnavailable, "its init is gone") : waitReady(*sb);
+        if (!ready) {  // its zygote died, say: set one up now instead
+            log::warn("prepared sandbox unusable (" + ready.error().message + "); setting one up");
+            retire(std::move(sb));
+        }
+    }
+    if (!sb) {
+        auto fresh = setUp();
+        if (!fresh) return fresh.error();
+        sb = std::move(fresh.value());
+        ready = waitReady(*sb);
+    }
+    lastWarm_ = sb->warm;
+    lastPrepared_ = sb->prepared;
+    timing_ = sb->timing;
+    if (!ready) {
+        last_ = std::move(sb);
+        return ready.error();
+    }
+    recordSteps(sb->readyReport, &timing_);
+
+    // The clock starts when the input is handed over.
+    double start = clock::monotonicMs();
     protocol::RunOutcome out;
     out.timeoutMs = spec.timeoutMs;
     out.memoryLimitBytes = config_.cgroup.memoryBytes;
+    RunIo& io = sb->io;
     Watch w{{Stream{io.outRead.get(), &out.out, limits_.outputBytes},
              Stream{io.errRead.get(), &out.err, limits_.outputBytes},
              Stream{io.resultRead.get(), &out.observations, limits_.observationBytes}},
-            launched.value().report.get(), launched.value().pidfd.get()};
-    watchRun(w, start + spec.timeoutMs, 2);
+            {Feeder{&io.inputWrite, spec.harnessInput}, Feeder{&io.stdinWrite, spec.stdinData}},
+            false, false, std::nullopt};
+    watchRun(*sb, w, start + spec.timeoutMs, spec.exitCodeFromRecords);
     out.wallMs = clock::monotonicMs() - start;
-
-    double t2 = clock::monotonicMs();
-    pid_t init = launched.value().initPid;
-    if (!w.initExited) ::kill(init, SIGKILL);  // the whole pid namespace goes with it
-    rusage ru{};
-    if (!lastWarm_) ::wait4(init, nullptr, 0, &ru);  // a warm init is the zygote's child
-    drainAfterExit(w);
-    if (Status s = cg.value()->killAll(); !s) log::error("cgroup kill: " + s.error().message);
-    sandbox::CgroupUsage usage = cg.value()->usage();
-    cg.value().reset();  // removed here, inside the measured teardown
-    timing_.teardownMs = clock::monotonicMs() - t2;
-
-    if (w.haveReport && w.report.kind == ChildReport::kSetupFailed) return setupFailure(w.report);
-    if (w.haveReport && w.report.kind == ChildReport::kExited) recordSteps(w.report, &timing_);
-    fillOutcome(w, usage, ru, &out);
+    bool clean = (sb->exited || w.harnessExit) && w.streamsClosed() && !w.timedOut && !w.overflowed;
+    if (!clean) {
+        killInit(*sb);  // the whole pid namespace goes with it
+        drainAfterExit(*sb, w);
+    }
+    io.stdinWrite.reset();
+    io.inputWrite.reset();
+    sandbox::CgroupUsage usage = sb->cgroup->usage();
+    bool failed = sb->failed;
+    ChildReport failure = sb->failure;
+    fillOutcome(*sb, w, usage, &out);
+    last_ = std::move(sb);
+    if (failed) return setupFailure(failure);
     return out;
+}
+
+// Off the request path: nothing of the run may survive this (SPEC S5).
+void Runner::retire(std::unique_ptr<LiveSandbox> sb) {
+    if (!sb) return;
+    double t0 = clock::monotonicMs();
+    killInit(*sb);
+    pollfd p{sb->launched.pidfd.get(), POLLIN, 0};
+    ::poll(&p, 1, 2000);
+    if (!sb->warm && sb->launched.initPid > 0) ::waitpid(sb->launched.initPid, nullptr, 0);  // ours; a warm init is the zygote's
+    if (Status s = sb->cgroup->killAll(); !s) log::error("cgroup kill: " + s.error().message);
+    sb->cgroup.reset();  // removes it
+    timing_.teardownMs = clock::monotonicMs() - t0;
+}
+
+bool Runner::wantsPrepare() { return !next_ && (zygote_ == nullptr || zygote_->ready()); }
+
+void Runner::afterRun() {
+    retire(std::move(last_));
+    if (!wantsPrepare()) return;
+    auto sb = setUp();
+    if (!sb) {
+        log::error("preparing the next sandbox: " + sb.error().message);
+        return;
+    }
+    sb.value()->prepared = true;
+    next_ = std::move(sb.value());
 }
 
 }  // namespace pyexec::runner

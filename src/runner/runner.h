@@ -1,15 +1,26 @@
-// The runner: one sandboxed run of the harness. Cold, each run is a fresh
-// interpreter (fork + exec of /usr/bin/python3 running the embedded harness);
-// warm, it is a fork of the worker's zygote (zygote.h), whose interpreter has
-// numpy and pandas imported already. Both go through the same sandbox
-// (sandbox/launcher.h). It feeds the program its input through sealed
-// memfds, reads stdout, stderr and the harness's records through pipes with
-// caps, enforces the wall-clock limit, and measures the run. One worker uses
-// one Runner, one run at a time.
+// The runner: sandboxed runs of the harness, one at a time per worker.
+// Cold, a run's program is a fresh interpreter (exec of /usr/bin/python3
+// running the embedded harness); warm, a fork of the worker's zygote
+// (zygote.h), whose interpreter has numpy and pandas imported already. Both
+// go through the same sandbox (sandbox/launcher.h).
+//
+// Theory of operation: the sandbox of the next run is set up before its
+// request arrives (prepare(), after the previous answer has gone out): cgroup,
+// namespaces, root, identity, capabilities, rlimits, seccomp, and the
+// harness waiting for its input on a pipe. A request then only hands over
+// the code and stdin and starts the clock. The answer goes out once the
+// program has exited and its output is drained; killing leftovers and
+// removing the cgroup happen after the answer (afterRun()). A request that
+// finds no prepared sandbox (the first one, or after a failure) sets one up
+// on the spot.
 #pragma once
 
 #include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "common/result.h"
 #include "protocol/outcome.h"
@@ -20,40 +31,60 @@
 namespace pyexec::runner {
 
 class Zygote;
+struct LiveSandbox;
 
 struct RunSpec {
     std::string harnessInput;  // JSON for fd 3 (protocol::buildHarnessInput)
     std::string stdinData;
     int timeoutMs = 2000;
+    // The exit status the harness's records give once they are complete and
+    // its own (protocol::harnessExitCode); lets the answer go out before the
+    // kernel has torn the program down. Empty: wait for the kernel.
+    std::function<std::optional<int>(std::string_view records)> exitCodeFromRecords;
 };
 
 struct RunnerLimits {
     size_t outputBytes = 1 << 20;         // per stream; past it the run is killed
     size_t observationBytes = 16 << 20;   // harness records
+    int cpuSeconds = 32;                  // RLIMIT_CPU, a backstop behind the wall clock
 };
 
 // Timing of the sandbox set-up of the last run, for benchmarks and the log.
 struct SetupTiming {
     double cgroupMs = 0;    // run cgroup and descriptors
-    double launchMs = 0;    // clone3 with namespaces, cgroup placement, release
-    double cloneMs = 0, placeMs = 0;  // the two parts of launchMs that matter
-    double stepMs[10] = {}; // in the init, by sandbox::Step (namespaces = fd clean-up)
-    double teardownMs = 0;  // kill, drain, empty and remove the cgroup
+    double cloneMs = 0;     // clone3 with namespaces (in the zygote when warm)
+    double stepMs[10] = {}; // in the init, by sandbox::Step (1 = cgroup; 2 = descriptors)
+    double teardownMs = 0;  // kill, reap, empty and remove the cgroup (after the answer)
 };
 
 class Runner {
 public:
-    Runner(const sandbox::SandboxConfig& config, sandbox::CgroupManager& cgroups,
-               RunnerLimits limits = {});
+    Runner(const sandbox::SandboxConfig& config, sandbox::CgroupManager& cgroups, RunnerLimits limits = {});
+    ~Runner();
+    Runner(const Runner&) = delete;
+    Runner& operator=(const Runner&) = delete;
+
     // Runs one program. Errors are kSandboxUnavailable (a set-up step failed:
     // the run did not happen) or kInternal.
     Result<protocol::RunOutcome> run(const RunSpec& spec);
+    // After the answer: tears the last run down, then sets up the next
+    // sandbox (warm: only once the zygote is ready).
+    void afterRun();
+    // Whether afterRun() would set up a sandbox now (the worker calls it
+    // while idle, e.g. when the zygote has just become ready).
+    bool wantsPrepare();
+
     const SetupTiming& lastTiming() const { return timing_; }
     // Warm mode: runs fork this zygote's interpreter once it is ready.
     void attachZygote(Zygote* zygote) { zygote_ = zygote; }
     bool lastRunWarm() const { return lastWarm_; }
+    bool lastRunPrepared() const { return lastPrepared_; }
 
 private:
+    Result<std::unique_ptr<LiveSandbox>> setUp();
+    Status waitReady(LiveSandbox& sandbox);
+    void retire(std::unique_ptr<LiveSandbox> sandbox);
+
     const sandbox::SandboxConfig& config_;
     sandbox::CgroupManager& cgroups_;
     RunnerLimits limits_;
@@ -61,9 +92,9 @@ private:
     SetupTiming timing_;
     Zygote* zygote_ = nullptr;
     bool lastWarm_ = false;
-
-    Result<sandbox::Launched> spawnSandbox(sandbox::RunCgroup& cgroup, const sandbox::ChildIo& io,
-                                           const sandbox::Program& program, int cpuSeconds);
+    bool lastPrepared_ = false;
+    std::unique_ptr<LiveSandbox> next_;  // prepared, waiting for a request
+    std::unique_ptr<LiveSandbox> last_;  // answered, to be torn down
 };
 
 }  // namespace pyexec::runner

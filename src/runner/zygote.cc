@@ -30,8 +30,11 @@ constexpr uint32_t kMagic = 0x7079783a;  // "pyx:"
 struct SpawnRequest {
     uint32_t magic = kMagic;
     int32_t cpuSeconds = 0;
-    int32_t hasCgroupDir = 0;
+    int32_t hasCgroupDir = 0;  // descriptors: the five of ChildIo, the v2 dir if any, then the v1 joins
+    int32_t joinCount = 0;
 };
+
+constexpr size_t kMaxFds = 5 + 1 + sandbox::Placement::kMaxJoinFds;
 
 struct SpawnReply {
     uint32_t magic = kMagic;
@@ -39,10 +42,11 @@ struct SpawnReply {
     pid_t initPid = -1;
 };
 
-// Sends one message with up to 6 descriptors.
+// Sends one message with up to kMaxFds descriptors.
 bool sendWithFds(int sock, const void* data, size_t len, const int* fds, size_t nfds) {
+    if (nfds > kMaxFds) return false;
     iovec iov{const_cast<void*>(data), len};
-    char control[CMSG_SPACE(sizeof(int) * 6)] = {};
+    char control[CMSG_SPACE(sizeof(int) * kMaxFds)] = {};
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
@@ -61,7 +65,7 @@ bool sendWithFds(int sock, const void* data, size_t len, const int* fds, size_t 
 // Receives one message of exactly len bytes and its descriptors (owned).
 bool recvWithFds(int sock, void* data, size_t len, std::vector<UniqueFd>* fds) {
     iovec iov{data, len};
-    char control[CMSG_SPACE(sizeof(int) * 6)] = {};
+    char control[CMSG_SPACE(sizeof(int) * kMaxFds)] = {};
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
@@ -85,21 +89,25 @@ bool serveOne(const sandbox::SandboxConfig& config, int sock) {
     SpawnRequest req;
     std::vector<UniqueFd> fds;
     if (!recvWithFds(sock, &req, sizeof req, &fds) || req.magic != kMagic) return false;
-    size_t want = 5 + (req.hasCgroupDir ? 1 : 0);
-    if (fds.size() != want) return false;
+    if (req.joinCount < 0 || req.joinCount > sandbox::Placement::kMaxJoinFds) return false;
+    size_t dirs = req.hasCgroupDir ? 1 : 0;
+    if (fds.size() != 5 + dirs + static_cast<size_t>(req.joinCount)) return false;
     sandbox::ChildIo io{fds[0].get(), fds[1].get(), fds[2].get(), fds[3].get(), fds[4].get()};
-    int cgroupDir = req.hasCgroupDir ? fds[5].get() : -1;
+    sandbox::Placement placement;
+    placement.dirFd = dirs ? fds[5].get() : -1;
+    placement.joinCount = req.joinCount;
+    for (int i = 0; i < req.joinCount; ++i) placement.joinFds[i] = fds[5 + dirs + static_cast<size_t>(i)].get();
     sandbox::Program program{nullptr, nullptr, &runEmbeddedHarness,
                              const_cast<char*>(config.rootMountPoint.data()), config.rootMountPoint.size()};
-    auto launched = sandbox::spawn(config, cgroupDir, io, program, req.cpuSeconds);
+    auto launched = sandbox::spawn(config, placement, io, program, req.cpuSeconds);
     SpawnReply reply;
     if (!launched) {
         reply.err = launched.error().err ? launched.error().err : EIO;
         return sendWithFds(sock, &reply, sizeof reply, nullptr, 0);
     }
     reply.initPid = launched.value().initPid;
-    int out[3] = {launched.value().pidfd.get(), launched.value().report.get(), launched.value().go.get()};
-    return sendWithFds(sock, &reply, sizeof reply, out, 3);
+    int out[2] = {launched.value().pidfd.get(), launched.value().report.get()};
+    return sendWithFds(sock, &reply, sizeof reply, out, 2);
 }
 
 // What the worker sends the zygote first: the sandbox settings it needs, then
@@ -259,19 +267,24 @@ bool Zygote::ready() {
     return false;
 }
 
-Result<sandbox::Launched> Zygote::spawn(int cgroupDirFd, const sandbox::ChildIo& io, int cpuSeconds) {
+Result<sandbox::Launched> Zygote::spawn(const sandbox::Placement& placement, const sandbox::ChildIo& io,
+                                        int cpuSeconds) {
     SpawnRequest req;
     req.cpuSeconds = cpuSeconds;
-    req.hasCgroupDir = cgroupDirFd >= 0 ? 1 : 0;
-    int fds[6] = {io.stdinFd, io.stdoutFd, io.stderrFd, io.inputFd, io.resultFd, cgroupDirFd};
+    req.hasCgroupDir = placement.dirFd >= 0 ? 1 : 0;
+    req.joinCount = placement.joinCount;
+    int fds[kMaxFds] = {io.stdinFd, io.stdoutFd, io.stderrFd, io.inputFd, io.resultFd};
+    size_t n = 5;
+    if (placement.dirFd >= 0) fds[n++] = placement.dirFd;
+    for (int i = 0; i < placement.joinCount; ++i) fds[n++] = placement.joinFds[i];
     SpawnReply reply;
     std::vector<UniqueFd> got;
-    if (!sendWithFds(sock_.get(), &req, sizeof req, fds, 5 + static_cast<size_t>(req.hasCgroupDir)) ||
+    if (!sendWithFds(sock_.get(), &req, sizeof req, fds, n) ||
         !recvWithFds(sock_.get(), &reply, sizeof reply, &got) || reply.magic != kMagic) {
         markBroken(std::string("lost (") + std::strerror(errno) + ")");
         return makeError(ErrorKind::kSandboxUnavailable, "the warm zygote is gone");
     }
-    if (reply.err != 0 || got.size() != 3) {
+    if (reply.err != 0 || got.size() != 2) {
         return makeError(ErrorKind::kSandboxUnavailable,
                          std::string("clone3 with namespaces (zygote): ") + std::strerror(reply.err ? reply.err : EIO),
                          {}, reply.err);
@@ -280,7 +293,6 @@ Result<sandbox::Launched> Zygote::spawn(int cgroupDirFd, const sandbox::ChildIo&
     out.initPid = reply.initPid;
     out.pidfd = std::move(got[0]);
     out.report = std::move(got[1]);
-    out.go = std::move(got[2]);
     return out;
 }
 

@@ -3,11 +3,11 @@
 //   worker ──fork, then exec of a sealed memfd copy of pyexecd──▶ zygote (root)
 //                                               fixed environment, embedded python,
 //                                               numpy and pandas imported; waits
-//   per run: descriptors ──SCM_RIGHTS──────────▶ sandbox::spawn(): clones the init,
-//                                               whose program runs the harness in
+//   per run, ahead of its request:
+//            descriptors ──SCM_RIGHTS──────────▶ sandbox::spawn(): clones the init,
+//            (pipes, cgroup)                      whose program runs the harness in
 //                                               a fork of this interpreter
-//            init pid, pidfd, report, go ◀────── (SCM_RIGHTS)
-//   sandbox::release(): cgroup (v1), go
+//            init pid, pidfd, report ◀────────── (SCM_RIGHTS)
 //
 // The zygote is a fresh exec, not a fork of the worker, and never sees a
 // request: it holds only the sandbox settings (sent over its socket) and its
@@ -48,9 +48,9 @@ public:
     // Whether runs can use it now (never blocks). False for good once it failed.
     bool ready();
     bool broken() const { return state_ == State::kBroken; }
-    // Clones a sandbox for one run; the caller then calls sandbox::release().
-    // On error the zygote is considered broken.
-    Result<sandbox::Launched> spawn(int cgroupDirFd, const sandbox::ChildIo& io, int cpuSeconds);
+    // Clones a sandbox for one run (sandbox::spawn, in the zygote). When the
+    // zygote does not answer, it is considered broken.
+    Result<sandbox::Launched> spawn(const sandbox::Placement& placement, const sandbox::ChildIo& io, int cpuSeconds);
 
 private:
     Zygote(pid_t pid, UniqueFd sock) : pid_(pid), sock_(std::move(sock)) {}

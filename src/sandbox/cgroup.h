@@ -21,6 +21,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
 
@@ -49,6 +50,13 @@ public:
     // Moves pid in (v1 path, or v2 when clone3 is not available). Parent side,
     // before the child is released to run user code.
     virtual Status addProcess(pid_t pid) = 0;
+    // v1: write-only descriptors of the run's `tasks` file in each hierarchy,
+    // memory and pids first. A single-threaded process moves itself in by
+    // writing "0" to each: a thread moving itself skips the kernel's global
+    // threadgroup lock, whose RCU grace period made a move by the parent
+    // (addProcess) cost about 7 ms. Empty on v2, where clone3 places the
+    // process (dirFd()).
+    virtual std::vector<int> joinFds() const { return {}; }
     // Kills every process in the cgroup (cgroup.kill on v2; SIGKILL to every
     // pid, repeated until empty, on v1) and waits until none is left.
     virtual Status killAll() = 0;

@@ -4,6 +4,7 @@
 // A run is limited by cpu + memory + pids and accounted by cpuacct (its own
 // hierarchy when not mounted together with cpu), so cpu time is per run.
 // v1 has no cgroup.kill: killAll signals every listed pid until none is left.
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include <set>
 
 #include "common/log.h"
+#include "common/unique_fd.h"
 #include "sandbox/cgroup_impl.h"
 
 namespace pyexec::sandbox::cg {
@@ -36,6 +38,8 @@ public:
 
     int dirFd() const override { return -1; }
     Status addProcess(pid_t pid) override;
+    std::vector<int> joinFds() const override;
+    Status openJoinFiles();
     Status killAll() override;
     CgroupUsage usage() const override;
     std::vector<std::string> dirs() const override;
@@ -48,9 +52,11 @@ private:
 
     bool fake_;
     std::vector<V1Hierarchy> dirs_;  // in the order they were created
+    std::vector<UniqueFd> tasks_;    // each dir's `tasks`, for joinFds()
 };
 
 RunCgroupV1::~RunCgroupV1() {
+    tasks_.clear();
     Status killed = killAll();
     if (!killed.ok()) log::warn(killed.error().message);
     for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
@@ -97,6 +103,22 @@ Status RunCgroupV1::addProcess(pid_t pid) {
         if (!s.ok()) return s;
     }
     return okStatus();
+}
+
+Status RunCgroupV1::openJoinFiles() {
+    for (const V1Hierarchy& h : dirs_) {
+        std::string path = join(h.ownDir, "tasks");
+        UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC | (fake_ ? O_CREAT : 0), 0644));
+        if (!fd.valid()) return sysError("cannot open", path, errno);
+        tasks_.push_back(std::move(fd));
+    }
+    return okStatus();
+}
+
+std::vector<int> RunCgroupV1::joinFds() const {
+    std::vector<int> out;
+    for (const UniqueFd& fd : tasks_) out.push_back(fd.get());
+    return out;
 }
 
 Status RunCgroupV1::killAll() {
@@ -190,6 +212,7 @@ Result<std::unique_ptr<RunCgroup>> CgroupV1Manager::createRun(std::string_view n
         run->adopt(h.controller, dir);  // from here on, removed on every path
     }
     Status s = run->applyLimits(limits);
+    if (s.ok()) s = run->openJoinFiles();
     if (!s.ok()) return s.error();
     return std::unique_ptr<RunCgroup>(std::move(run));
 }

@@ -21,13 +21,13 @@ enum class Step : int32_t {
 const char* stepName(Step step);
 
 struct ChildReport {
-    enum Kind : int32_t { kSetupFailed = 1, kExited = 2 };
+    enum Kind : int32_t { kSetupFailed = 1, kExited = 2, kReady = 3 };
     int32_t kind = 0;
     int32_t step = 0;   // kSetupFailed: the Step that failed
     int32_t value = 0;  // kSetupFailed: errno; kExited: the program's wait status
     int32_t detail = 0; // kSetupFailed: which item of the step (for the log)
-    // kExited: CLOCK_MONOTONIC ns at the end of each set-up step in the init
-    // (index = Step; [0] = released by the worker), for benchmarks.
+    // kReady and kExited: CLOCK_MONOTONIC ns at the end of each set-up step
+    // in the init (index = Step; [0] = its start), for benchmarks.
     int64_t stepEndNs[10] = {};
 };
 

@@ -23,16 +23,15 @@
 namespace pyexec::sandbox {
 namespace {
 
-constexpr uint64_t kNamespaces = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS |
-                                 CLONE_NEWCGROUP;
+constexpr uint64_t kNamespaces = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
 constexpr int kHighFd = 100;  // where fds are parked before being moved to 0–4
 
 struct ChildContext {
     const SandboxConfig* config;
     const ChildIo* io;
     const Program* program;
+    const Placement* placement;
     int cpuSeconds;
-    int goFd;
     int reportFd;
 };
 
@@ -132,11 +131,16 @@ int closeAllExcept(int* keep, int n) {
     struct sigaction dfl{};
     dfl.sa_handler = SIG_DFL;
     for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
-    char go = 0;
-    // 1. cgroup: the worker has placed us in the run's cgroup when this returns.
-    if (::read(c.goFd, &go, 1) != 1) ::_exit(127);
-    ::close(c.goFd);
     markStep(static_cast<Step>(0));
+    // 1. cgroup. Born in it on v2; on v1 this single-threaded process moves
+    // itself in, memory and pids first, before it allocates anything. Then a
+    // cgroup namespace rooted there, so /proc/self/cgroup shows "/".
+    const Placement& p = *c.placement;
+    for (int i = 0; i < p.joinCount; ++i) {
+        if (::write(p.joinFds[i], "0", 1) != 1) fail(c, Step::kCgroup, errno, i);
+    }
+    if (::unshare(CLONE_NEWCGROUP) != 0) fail(c, Step::kCgroup, errno, 10);
+    markStep(Step::kCgroup);
     // 2. namespaces: created by clone3, but for the network when all runs share
     // one empty namespace. Then drop what we inherited from the worker.
     if (c.config->sharedNetnsFd >= 0 && ::setns(c.config->sharedNetnsFd, CLONE_NEWNET) != 0) {
@@ -167,12 +171,16 @@ int closeAllExcept(int* keep, int n) {
     pid_t program = ::fork();
     if (program < 0) fail(c, Step::kFork, errno);
     if (program == 0) execProgram(c);  // applies 7, seccomp, to itself, last
+    // The program's descriptors are the program's alone: its output pipes
+    // reach EOF when it exits, not when this init does.
+    for (int fd : {c.io->stdinFd, c.io->stdoutFd, c.io->stderrFd, c.io->inputFd, c.io->resultFd}) ::close(fd);
     // 7. seccomp for the init as well: its remaining calls (wait, write) are allowed.
     if (int err = c.config->seccomp->apply()) {
         ::kill(program, SIGKILL);
         fail(c, Step::kSeccomp, err);
     }
     markStep(Step::kSeccomp);
+    report(c.reportFd, ChildReport::kReady, Step::kSeccomp, 0);
     superviseProgram(c, program);
 }
 
@@ -189,6 +197,7 @@ Result<Pipe> makePipe() {
 }
 
 pid_t cloneSandbox(const SandboxConfig& config, int cgroupDirFd, int* pidfd) {
+    // No CLONE_NEWCGROUP: the init unshares it once in its cgroup (step 1).
     clone_args args{};
     args.flags = kNamespaces | CLONE_PIDFD | (config.sharedNetnsFd >= 0 ? 0 : CLONE_NEWNET);
     args.pidfd = reinterpret_cast<uint64_t>(pidfd);
@@ -221,57 +230,41 @@ static double msBetween(const timespec& a, const timespec& b) {
     return static_cast<double>(b.tv_sec - a.tv_sec) * 1e3 + static_cast<double>(b.tv_nsec - a.tv_nsec) / 1e6;
 }
 
-Result<Launched> spawn(const SandboxConfig& config, int cgroupDirFd, const ChildIo& io, const Program& program,
-                       int cpuSeconds) {
+Placement placementOf(const RunCgroup& cgroup) {
+    Placement p;
+    p.dirFd = cgroup.dirFd();
+    for (int fd : cgroup.joinFds()) {
+        if (p.joinCount < Placement::kMaxJoinFds) p.joinFds[p.joinCount++] = fd;
+    }
+    return p;
+}
+
+Result<Launched> spawn(const SandboxConfig& config, const Placement& placement, const ChildIo& io,
+                       const Program& program, int cpuSeconds) {
     if (config.seccomp == nullptr) {
         return makeError(ErrorKind::kSandboxUnavailable, "no seccomp profile loaded");
     }
-    auto go = makePipe();
-    if (!go) return go.error();
     auto rep = makePipe();
     if (!rep) return rep.error();
     int pidfd = -1;
     timespec t0{}, t1{};
     ::clock_gettime(CLOCK_MONOTONIC, &t0);
-    ChildContext ctx{&config, &io, &program, cpuSeconds, go.value().read.get(), rep.value().write.get()};
-    pid_t pid = cloneSandbox(config, cgroupDirFd, &pidfd);
+    ChildContext ctx{&config, &io, &program, &placement, cpuSeconds, rep.value().write.get()};
+    pid_t pid = cloneSandbox(config, placement.dirFd, &pidfd);
     if (pid < 0) {
         return makeError(ErrorKind::kSandboxUnavailable,
                          std::string("clone3 with namespaces: ") + std::strerror(errno), {}, errno);
     }
     if (pid == 0) containAndRun(ctx);
     ::clock_gettime(CLOCK_MONOTONIC, &t1);
-    Launched out{pid, UniqueFd(pidfd), std::move(rep.value().read), std::move(go.value().write), msBetween(t0, t1), 0};
+    Launched out{pid, UniqueFd(pidfd), std::move(rep.value().read), msBetween(t0, t1)};
     ::fcntl(out.report.get(), F_SETFL, O_NONBLOCK);  // read only when poll says so, or at the end
     return out;
 }
 
-Status release(Launched& launched, RunCgroup& cgroup, bool bornInCgroup) {
-    timespec t0{}, t1{};
-    ::clock_gettime(CLOCK_MONOTONIC, &t0);
-    Status placed = bornInCgroup ? okStatus() : cgroup.addProcess(launched.initPid);
-    ::clock_gettime(CLOCK_MONOTONIC, &t1);
-    launched.placeMs = msBetween(t0, t1);
-    char byte = 1;
-    if (placed && ::write(launched.go.get(), &byte, 1) == 1) {
-        launched.go.reset();
-        return okStatus();
-    }
-    // The init never ran a step; it dies here (and is reaped by its parent).
-    ::kill(launched.initPid, SIGKILL);
-    if (!placed) return placed.error();
-    return makeError(ErrorKind::kSandboxUnavailable, "could not release the sandbox init", {}, errno);
-}
-
-Result<Launched> launch(const SandboxConfig& config, RunCgroup& cgroup, const ChildIo& io, const Program& program,
-                        int cpuSeconds) {
-    auto launched = spawn(config, cgroup.dirFd(), io, program, cpuSeconds);
-    if (!launched) return launched.error();
-    if (Status s = release(launched.value(), cgroup, cgroup.dirFd() >= 0); !s) {
-        ::waitpid(launched.value().initPid, nullptr, 0);
-        return s.error();
-    }
-    return launched;
+Result<Launched> launch(const SandboxConfig& config, const RunCgroup& cgroup, const ChildIo& io,
+                        const Program& program, int cpuSeconds) {
+    return spawn(config, placementOf(cgroup), io, program, cpuSeconds);
 }
 
 }  // namespace pyexec::sandbox

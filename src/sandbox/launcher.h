@@ -1,22 +1,26 @@
 // The sandbox launcher: the one place that sets up a run's sandbox, in the
 // order of SPEC §5. Theory of operation:
 //
-//   worker (root, pyexecd)                 sandbox init (pid 1 of new pid ns)
-//   ──────────────────────                 ───────────────────────────────────
-//   clone3(new mount/pid/ipc/uts/cgroup/
-//          net namespaces[, INTO_CGROUP]) ─▶ waits on the go pipe
-//   1 cgroup: add the init's pid (v1)
-//   write the go byte                    ─▶ 3 filesystem: new root, pivot_root
-//                                           4 identity: uid/gid, no groups
-//                                           5 capabilities: all sets empty, NO_NEW_PRIVS
-//                                           6 rlimits
-//                                           fork ─▶ program: fds 0–4, 7 seccomp (last),
-//                                                   exec python harness (cold) or run it
-//                                                   in the zygote's interpreter (warm)
-//                                           7 seccomp for the init too
-//                                           reap every child; when the program
-//   reads {kExited, wait status}        ◀─  exits, report its status and exit,
-//                                           which kills the whole pid namespace
+//   worker, or its zygote (root)           sandbox init (pid 1 of new pid ns)
+//   ────────────────────────────           ───────────────────────────────────
+//   clone3(new mount/pid/ipc/uts/net
+//          namespaces[, INTO_CGROUP]) ───▶ 1 cgroup: v2, born in it; v1, moves
+//   returns at once: the set-up runs         itself in ("0" to each `tasks`),
+//   while the worker does other work         then a cgroup namespace of its own
+//                                          2 drops every inherited descriptor
+//                                          3 filesystem: new root, pivot_root
+//                                          4 identity: uid/gid, no groups
+//                                          5 capabilities: all sets empty, NO_NEW_PRIVS
+//                                          6 rlimits
+//                                          fork ─▶ program: fds 0–4, 7 seccomp (last),
+//                                                  exec python harness (cold) or run it
+//                                                  in the zygote's interpreter (warm);
+//                                                  the harness then waits for its
+//                                                  input on fd 3 (a pipe)
+//                                          7 seccomp for the init too
+//   reads {kReady}                    ◀─── the sandbox is complete
+//   reads {kExited, wait status}      ◀─── when the program exits; the init then
+//                                          exits, which kills the pid namespace
 //
 // A failed step writes {kSetupFailed, step, errno} to the report pipe and
 // exits: the run does not happen (fail closed). Between clone and exec the
@@ -55,22 +59,27 @@ struct Launched {
     pid_t initPid = -1;
     UniqueFd pidfd;   // readable when the init has exited
     UniqueFd report;  // ChildReport records from the init (non-blocking)
-    UniqueFd go;      // one byte releases the init into step 3
-    double cloneMs = 0, placeMs = 0;  // clone3; moving the init into its cgroup (v1)
+    double cloneMs = 0;
 };
 
-// First half, in the process that clones (the worker, or its zygote in warm
-// mode): the init is created in its namespaces (and, with cgroupDirFd >= 0,
-// in its cgroup v2 directory) and waits on `go`.
-Result<Launched> spawn(const SandboxConfig& config, int cgroupDirFd, const ChildIo& io, const Program& program,
-                       int cpuSeconds);
+// How the init gets into its cgroup (RunCgroup::dirFd and joinFds; plain
+// descriptors, so that the zygote can receive them).
+struct Placement {
+    static constexpr int kMaxJoinFds = 6;
+    int dirFd = -1;                 // v2: born in it
+    int joinFds[kMaxJoinFds] = {};  // v1: moves itself in through each
+    int joinCount = 0;
+};
+Placement placementOf(const RunCgroup& cgroup);
 
-// Second half, in the worker: moves the init into its cgroup unless it was
-// born there (step 1), then releases it. Kills the init on failure.
-Status release(Launched& launched, RunCgroup& cgroup, bool bornInCgroup);
+// In the process that clones (the worker, or its zygote in warm mode):
+// clones the init, which sets the sandbox up on its own; the caller learns
+// how it went from the report pipe. Errors: the clone failed.
+Result<Launched> spawn(const SandboxConfig& config, const Placement& placement, const ChildIo& io,
+                       const Program& program, int cpuSeconds);
 
-// Both halves in the calling process (cold mode).
-Result<Launched> launch(const SandboxConfig& config, RunCgroup& cgroup, const ChildIo& io, const Program& program,
-                        int cpuSeconds);
+// spawn() into cgroup (cold mode, and tests).
+Result<Launched> launch(const SandboxConfig& config, const RunCgroup& cgroup, const ChildIo& io,
+                        const Program& program, int cpuSeconds);
 
 }  // namespace pyexec::sandbox

@@ -11,6 +11,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "protocol/observations.h"
 #include "sandbox/netns.h"
 
 namespace pyexec::server {
@@ -81,7 +82,9 @@ Result<std::unique_ptr<Engine>> Engine::create(const Settings& settings, Engine*
         if (!cg) return cg.error();
         e->cgroups_ = std::move(cg.value());
     }
-    e->runner_ = std::make_unique<runner::Runner>(e->config_, *e->cgroups_);
+    runner::RunnerLimits limits;
+    limits.cpuSeconds = settings.maxTimeoutMs / 1000 + 2;  // prepared before the request's timeout is known
+    e->runner_ = std::make_unique<runner::Runner>(e->config_, *e->cgroups_, limits);
     return e;
 }
 
@@ -113,12 +116,23 @@ protocol::RequestLimits Engine::requestLimits() const {
 
 Result<protocol::RunOutcome> Engine::run(const protocol::RunRequest& request) {
     restartBrokenZygote();
-    runner::RunSpec spec{protocol::buildHarnessInput(request), request.stdinData, request.timeoutMs};
+    runner::RunSpec spec{protocol::buildHarnessInput(request), request.stdinData, request.timeoutMs,
+                         [&request](std::string_view records) { return protocol::harnessExitCode(records, request); }};
     auto outcome = runner_->run(spec);
     if (!outcome && outcome.error().kind == ErrorKind::kSandboxUnavailable) {
         cachedAtMs_ = -1e18;  // /health must not report healthy from its cache now
     }
     return outcome;
+}
+
+void Engine::afterRequest() {
+    restartBrokenZygote();
+    runner_->afterRun();
+}
+
+const char* Engine::lastSandbox() const {
+    if (runner_->lastRunWarm()) return runner_->lastRunPrepared() ? "warm, prepared" : "warm, set up on request";
+    return runner_->lastRunPrepared() ? "cold, prepared" : "cold, set up on request";
 }
 
 protocol::HealthInfo Engine::health(int workersTotal, int workersBusy) {

@@ -38,6 +38,17 @@ public:
 
     // One sandboxed run of a validated request. Worker process.
     Result<protocol::RunOutcome> run(const protocol::RunRequest& request);
+    // After the answer went out: the last run is torn down and the next
+    // sandbox set up (runner.h). Worker, between requests.
+    void afterRequest();
+    // Worker, while idle: true when a sandbox could be prepared now (in warm
+    // mode, once the zygote has become ready); then call afterRequest().
+    bool wantsPrepare() { return runner_->wantsPrepare(); }
+    // Warm mode: the zygote is still importing numpy and pandas.
+    bool zygoteStarting() { return zygote_ && !zygote_->broken() && !zygote_->ready(); }
+    // How the last run was served, for the log: "warm" or "cold", and
+    // whether its sandbox was set up before the request.
+    const char* lastSandbox() const;
     const runner::SetupTiming& lastTiming() const { return runner_->lastTiming(); }
 
     // The /health facts, from a real sandboxed probe run; cached for 2 s.

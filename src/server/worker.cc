@@ -1,5 +1,6 @@
 #include "server/worker.h"
 
+#include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -55,6 +56,7 @@ http::Response handleRun(Engine& engine, const http::Request& req, protocol::Req
     auto parsed = protocol::parseRunRequest(req.body, engine.requestLimits());
     if (!parsed) return errorResponse(parsed.error().kind, parsed.error(), req.requestId);
     auto outcome = engine.run(parsed.value());
+    log.sandbox = engine.lastSandbox();
     if (!outcome) {
         log::error("request " + req.requestId + ": " + outcome.error().message);
         return errorResponse(outcome.error().kind, outcome.error(), req.requestId);
@@ -104,6 +106,18 @@ void handleRequest(Engine& engine, http::Server& server, const http::Request& re
     log.httpStatus = r.status;
     if (log.wallMs < 0) log.wallMs = clock::monotonicMs() - t0;
     log::line(protocol::buildLogLine(log));
+    engine.afterRequest();  // the answer is out: tear down, set up the next sandbox
+}
+
+// Before blocking in accept: sets up the next sandbox if there is none. In
+// warm mode that waits for the zygote (a second or two after the worker
+// started), unless a request comes first.
+void prepareWhileIdle(Engine& engine, int listenFd) {
+    while (!gStop && engine.zygoteStarting()) {
+        pollfd p{listenFd, POLLIN, 0};
+        if (::poll(&p, 1, 20) != 0) return;  // a request (or an error accept will report)
+    }
+    if (!gStop && engine.wantsPrepare()) engine.afterRequest();
 }
 
 }  // namespace
@@ -128,6 +142,8 @@ void workerMain(Engine& engine, int listenFd, SharedState* shared, int slot) {
     http::Server server(listenFd);
     http::Request req;
     while (!gStop) {
+        prepareWhileIdle(engine, listenFd);
+        if (gStop) break;
         if (!server.accept(&req, kMaxBody)) {  // interrupted (gStop decides) or a failed accept
             if (!gStop) ::usleep(10000);
             continue;

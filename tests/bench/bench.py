@@ -1,91 +1,221 @@
-"""`make bench`: latency of pyexec through a real nginx, side by side with a
-bare `python3 -c` subprocess (what a Flask-subprocess runner does, with no
-sandbox at all), the cost of each sandbox set-up step, and throughput under
-wrk. Medians and ratios from one run on this machine; nothing is asserted."""
+"""`make bench`: pyexec in warm mode, pyexec in cold mode, and the nearest
+off-the-shelf alternative (one `bwrap` + `/usr/bin/python3` process per run
+under the same cgroup limits: tests/bench/bwrap_runner.py), side by side in
+one run, each through its own real nginx on loopback, loaded by wrk.
+
+For each workload: p50 and p99 latency at concurrency 1, and requests per
+second at concurrency 8 (every answer is checked to be 200 with status "ok";
+anything else is counted and shown). Then the cost of each sandbox set-up
+step (`pyexecd bench-setup`). Prints markdown tables; nothing is asserted.
+
+BENCH_SECONDS (default 5) sets the length of each wrk run."""
 import json
 import os
-import statistics
+import platform
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-from service import PYEXECD, Service  # noqa: E402
+from service import PYEXECD, Service, free_port  # noqa: E402
 
-PY = "/usr/bin/python3"
-PROGRAMS = {
-    "hello": 'print("Hello, World!")',
-    "numpy": "import numpy as np\nprint(np.array([1, 2, 3, 4, 5]).sum())",
-    "pandas": "import pandas as pd\ndf = pd.DataFrame({'scores': [85, 90, 78, 92, 88]})\nprint(df['scores'].mean())",
+HERE = os.path.dirname(os.path.abspath(__file__))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
+WORKLOADS = {
+    "hello world": 'print("Hello, World!")',
+    "quest 34 (numpy sum)": "import numpy as np\narr = np.array([1, 2, 3, 4, 5])\nprint(arr.sum())",
+    "quest 35 (pandas mean)": "import pandas as pd\ndf = pd.DataFrame({'scores': [85, 90, 78, 92, 88]})\n"
+                              "print(df['scores'].mean())",
+    "100 ms CPU loop": "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.1:\n    pass\n"
+                       "print('done')",
 }
-RUNS = {"hello": 40, "numpy": 15, "pandas": 10}
+TARGETS = ("warm", "cold", "bwrap")
+
+# wrk: POSTs the body, counts answers that are not 200 with "status": "ok",
+# and prints one line: requests, bad answers, p50 ms, p99 ms, requests/s.
+LUA = r'''
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = [==[BODY]==]
+bad = 0
+local threads = {}
+function setup(thread) table.insert(threads, thread) end
+function response(status, headers, body)
+  if status ~= 200 or not string.find(body, '"status": *"ok"') then bad = bad + 1 end
+end
+function done(summary, latency, requests)
+  local total = summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout
+  for _, t in ipairs(threads) do total = total + t:get("bad") end
+  io.write(string.format("BENCH %d %d %.3f %.3f %.3f\n", summary.requests, total,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, summary.requests / (summary.duration / 1e6)))
+end
+'''
 
 
-def ms(f):
-    t = time.perf_counter()
-    f()
-    return (time.perf_counter() - t) * 1000
+class Baseline:
+    """bwrap_runner.py behind its own nginx (proxy_pass), like pyexecd's."""
+
+    def __init__(self):
+        self.port = free_port()
+        backend = free_port()
+        self.dir = tempfile.mkdtemp(prefix="pyexec-bench-", dir="/run")
+        os.chmod(self.dir, 0o755)
+        self.runner = subprocess.Popen(["/usr/bin/python3", os.path.join(HERE, "bwrap_runner.py"), str(backend)])
+        conf = os.path.join(self.dir, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(f"""daemon off;
+user {"www-data" if subprocess.run(["id", "-u", "www-data"], capture_output=True).returncode == 0 else "nobody"};
+worker_processes 1;
+pid {self.dir}/nginx.pid;
+error_log stderr warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {self.dir}/body;
+    proxy_temp_path {self.dir}/proxy;
+    fastcgi_temp_path {self.dir}/fastcgi;
+    uwsgi_temp_path {self.dir}/uwsgi;
+    scgi_temp_path {self.dir}/scgi;
+    upstream runner {{ server 127.0.0.1:{backend}; keepalive 16; }}
+    server {{
+        listen 127.0.0.1:{self.port};
+        location = /run {{
+            proxy_pass http://runner;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_read_timeout 60s;
+        }}
+    }}
+}}
+""")
+        self.nginx = subprocess.Popen(["nginx", "-p", self.dir, "-c", conf, "-e", "stderr"])
+        deadline = time.time() + 20
+        while True:
+            try:
+                post(self.port, 'print(1)')
+                break
+            except OSError:
+                if time.time() > deadline:
+                    self.stop()
+                    raise
+                time.sleep(0.1)
+
+    def stop(self):
+        for p in (self.nginx, self.runner):
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        subprocess.run(["rm", "-rf", self.dir])
 
 
-def bare(code):
-    subprocess.run([PY, "-c", code], check=True, capture_output=True)
+def post(port, code):
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/run", json.dumps({"code": code}).encode(),
+                                 {"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=60) as r:
+        return json.loads(r.read())
 
 
-def timed_run(svc, code, walls):
-    r = {}
-    t = ms(lambda: r.update(svc.run(code, timeoutMs=10000)[1]))
-    assert r["status"] == "ok", r
-    walls.append(r["executionTimeMs"])
-    return t
+def wrk(port, code, conns):
+    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
+    script.write(LUA.replace("BODY", json.dumps({"code": code})))
+    script.close()
+    try:
+        out = subprocess.run(["wrk", f"-t{min(conns, 2)}", f"-c{conns}", f"-d{SECONDS}s", "--timeout", "30s",
+                              "-s", script.name, f"http://127.0.0.1:{port}/run"],
+                             capture_output=True, text=True, timeout=SECONDS + 120)
+    finally:
+        os.unlink(script.name)
+    for line in out.stdout.splitlines():
+        if line.startswith("BENCH "):
+            n, bad, p50, p99, rps = line.split()[1:]
+            return {"requests": int(n), "bad": int(bad), "p50": float(p50), "p99": float(p99), "rps": float(rps)}
+    raise RuntimeError("wrk printed no result: " + out.stdout + out.stderr)
+
+
+def setup_costs(mode):
+    state = tempfile.mkdtemp(prefix="pyexec-bench-", dir="/run")
+    try:
+        out = subprocess.run([PYEXECD, "bench-setup", "200", "--mode", mode, "--state-dir", state],
+                             capture_output=True, text=True)
+        return json.loads(out.stdout) if out.returncode == 0 else {"error": out.stderr.strip()}
+    finally:
+        subprocess.run(["rm", "-rf", state])
+
+
+def machine():
+    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+    return (f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores ({cpu}), Linux {platform.release()}, "
+            f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') >> 30} GiB")
+
+
+def cell(r, key):
+    mark = f" ({r['bad']} bad)" if r["bad"] else ""
+    return f"{r[key]:.1f}{mark}" if key == "rps" else f"{r[key]:.1f}"
 
 
 def main():
+    workers = 2 * (os.cpu_count() or 1)  # pyexecd's default
     results = {}
-    warm, cold = Service(workers=2, mode="warm"), Service(workers=2, mode="cold")
+    services = {}
     try:
-        for name, code in PROGRAMS.items():
-            for svc in (warm, cold):
-                svc.run(code, timeoutMs=10000)  # warm the page cache for every side
-            bare(code)
-            w, c, base, wwall, cwall = [], [], [], [], []
-            for _ in range(RUNS[name]):  # interleaved, so all three see the same machine
-                w.append(timed_run(warm, code, wwall))
-                c.append(timed_run(cold, code, cwall))
-                base.append(ms(lambda: bare(code)))
-            med = statistics.median
-            results[name] = {"warmViaNginxMs": med(w), "warmProgramWallMs": med(wwall),
-                             "coldViaNginxMs": med(c), "coldProgramWallMs": med(cwall),
-                             "bareSubprocessMs": med(base), "warmOverBare": med(w) / med(base),
-                             "coldOverBare": med(c) / med(base)}
-        results["throughputWarm"] = wrk(warm.port)
-        results["throughputCold"] = wrk(cold.port)
+        services["warm"] = Service(workers=workers, mode="warm")
+        services["cold"] = Service(workers=workers, mode="cold")
+        services["bwrap"] = Baseline()
+        for name, code in WORKLOADS.items():
+            for t in TARGETS:  # page cache, zygotes, prepared sandboxes
+                for _ in range(2):
+                    post(services[t].port, code)
+            for conns in (1, 8):
+                for t in TARGETS:  # interleaved: all three see the same machine
+                    results[(name, t, conns)] = r = wrk(services[t].port, code, conns)
+                    print(f"{name:24} {t:5} c={conns}: p50 {r['p50']:.1f} ms, p99 {r['p99']:.1f} ms, "
+                          f"{r['rps']:.1f} req/s, {r['requests']} requests, {r['bad']} bad", file=sys.stderr)
     finally:
-        warm.stop()
-        cold.stop()
-    setup = subprocess.run([PYEXECD, "bench-setup", "200", "--mode", "cold", "--state-dir", tempfile.mkdtemp(dir="/run")],
-                           capture_output=True, text=True)
-    results["sandboxSetup"] = json.loads(setup.stdout) if setup.returncode == 0 else setup.stderr
-    print(json.dumps(results, indent=2))
-    print()
-    print("| program | warm via nginx (ms) | cold via nginx (ms) | bare python3 -c (ms) | warm/bare | cold/bare |")
-    print("|---|---|---|---|---|---|")
-    for name in PROGRAMS:
-        r = results[name]
-        print(f"| {name} | {r['warmViaNginxMs']:.1f} | {r['coldViaNginxMs']:.1f} | {r['bareSubprocessMs']:.1f} "
-              f"| {r['warmOverBare']:.2f} | {r['coldOverBare']:.2f} |")
+        for s in services.values():
+            s.stop()
+    setup = {mode: setup_costs(mode) for mode in ("cold", "warm")}
 
+    print(f"\nMachine: {machine()}; pyexecd with {workers} workers; wrk {SECONDS} s per cell.\n")
+    print("| workload | warm p50 / p99 (ms) | cold p50 / p99 (ms) | bwrap p50 / p99 (ms) | cold ÷ bwrap p50 "
+          "| warm req/s | cold req/s | bwrap req/s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in WORKLOADS:
+        c1 = {t: results[(name, t, 1)] for t in TARGETS}
+        c8 = {t: results[(name, t, 8)] for t in TARGETS}
+        lat = " | ".join(f"{cell(c1[t], 'p50')} / {cell(c1[t], 'p99')}" for t in TARGETS)
+        rps = " | ".join(cell(c8[t], "rps") for t in TARGETS)
+        print(f"| {name} | {lat} | {c1['cold']['p50'] / c1['bwrap']['p50']:.2f} | {rps} |")
+    bad = sum(r["bad"] for r in results.values())
+    print(f"\nLatency at concurrency 1, requests per second at concurrency 8; {bad} answers were not 200 \"ok\".")
 
-def wrk(port):
-    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
-    script.write('wrk.method = "POST"\nwrk.body = \'{"code": "print(1)"}\'\n'
-                 'wrk.headers["Content-Type"] = "application/json"\n')
-    script.close()
-    out = subprocess.run(["wrk", "-t2", "-c4", "-d10s", "--latency", "-s", script.name, f"http://127.0.0.1:{port}/run"],
-                         capture_output=True, text=True, timeout=60)
-    os.unlink(script.name)
-    lines = [l.strip() for l in out.stdout.splitlines() if "Requests/sec" in l or "50%" in l or "99%" in l or "Non-2xx" in l]
-    return lines
+    print("\nSandbox set-up, median ms per step (`pyexecd bench-setup 200`):\n")
+    steps = [k for k in setup["cold"] if k.endswith("Ms")] if "error" not in setup["cold"] else []
+    print("| step | cold | warm |")
+    print("|---|---|---|")
+    for k in steps:
+        print(f"| {k[:-2]} | {setup['cold'][k]:.2f} | {setup['warm'].get(k, float('nan')):.2f} |")
+    for mode, s in setup.items():
+        if "error" in s:
+            print(f"bench-setup {mode} failed: {s['error']}")
+
+    hello, pandas = "hello world", "quest 35 (pandas mean)"
+    checks = [
+        ("warm hello world p50 <= 3 ms", results[(hello, "warm", 1)]["p50"], 3.0, "ms"),
+        ("warm pandas quest p50 <= 15 ms", results[(pandas, "warm", 1)]["p50"], 15.0, "ms"),
+        ("warm hello world >= 300 req/s at concurrency 8", results[(hello, "warm", 8)]["rps"], 300.0, "req/s"),
+    ]
+    print("\nTargets:")
+    for what, value, limit, unit in checks:
+        met = value >= limit if unit == "req/s" else value <= limit
+        print(f"- {what}: {value:.1f} {unit}, {'met' if met else 'MISSED'}")
+    for name in WORKLOADS:
+        ratio = results[(name, "cold", 1)]["p50"] / results[(name, "bwrap", 1)]["p50"]
+        print(f"- cold within 1.2x of bwrap, {name}: {ratio:.2f}x, {'met' if ratio <= 1.2 else 'MISSED'}")
 
 
 if __name__ == "__main__":

@@ -223,6 +223,23 @@ class Behaviour(unittest.TestCase):
         self.assertEqual(r["status"], "ok")
         self.assertGreater(r["memoryPeakBytes"], 50 * 1024 * 1024)
 
+    def test_random_numbers_differ_between_runs(self):
+        # Warm runs are forks of one interpreter: each must draw its own seeds.
+        code = "import random, numpy\nprint(random.random(), numpy.random.rand(), numpy.random.default_rng().random())"
+        outs = [svc.run(code)[1]["stdout"].split() for _ in range(6)]
+        for column in zip(*outs):
+            self.assertEqual(len(set(column)), 6, outs)
+
+    def test_large_stdin_read_in_pieces(self):
+        # stdin is a pipe fed while the program runs: more than a pipe holds.
+        data = "".join(f"line {i}\n" for i in range(50000))
+        status, r = svc.run("import sys\nn = 0\nfor line in sys.stdin:\n    n += 1\nprint(n)", stdin=data)
+        self.assertEqual((status, r["stdout"]), (200, "50000\n"), r)
+
+    def test_program_that_ignores_stdin(self):
+        status, r = svc.run("print('no read')", stdin="x" * 500000)
+        self.assertEqual((status, r["status"], r["stdout"]), (200, "ok", "no read\n"), r)
+
     def test_request_id(self):
         status, headers, data = svc.request("POST", "/run", {"code": "pass"}, {"X-Request-Id": "abc-123"})
         self.assertEqual(headers.get("X-Request-Id"), "abc-123")
@@ -337,15 +354,27 @@ class Resilience(unittest.TestCase):
 
     def test_worker_killed_mid_run_leaves_nothing(self):
         import glob
+
+        def procs(pattern):  # pids in the run cgroups matching pattern, over every hierarchy
+            out = set()
+            for d in glob.glob(pattern, recursive=True):
+                try:
+                    out.update(open(os.path.join(d, "cgroup.procs")).read().split())
+                except OSError:
+                    pass  # removed meanwhile
+            return out
+        # Every worker keeps a prepared sandbox (its init and program) in a run
+        # cgroup; the busy one is where the program's child makes a third process.
+        code = "import os, time\nif os.fork() == 0:\n    time.sleep(10)\n    os._exit(0)\ntime.sleep(3)"
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            fut = pool.submit(svc.run, "import time\ntime.sleep(3)", None, timeoutMs=5000)
+            fut = pool.submit(svc.run, code, None, timeoutMs=5000)
             busy = []
             deadline = time.time() + 10
-            while not busy and time.time() < deadline:  # the worker whose run cgroup exists
+            while not busy and time.time() < deadline:  # the worker whose run has three processes
                 busy = [p for p in svc.worker_pids()
-                        if glob.glob(f"/sys/fs/cgroup/*/**/pyexec-{svc.pyexecd.pid}/run-{p}-*", recursive=True)]
+                        if len(procs(f"/sys/fs/cgroup/*/**/pyexec-{svc.pyexecd.pid}/run-{p}-*")) >= 3]
                 time.sleep(0.05)
-            self.assertTrue(busy, "no run cgroup appeared")
+            self.assertTrue(busy, "no busy run cgroup appeared")
             os.kill(busy[0], signal.SIGKILL)
             status, headers, data = fut.result(timeout=30)[0], None, None
         self.assertEqual(status, 502)  # nginx: the executor went away mid-request

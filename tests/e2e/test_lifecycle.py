@@ -49,7 +49,15 @@ class MakeRun(unittest.TestCase):
             self.assertGreaterEqual(len(pids), 2)  # pyexecd and nginx
         finally:
             proc.send_signal(signal.SIGINT)
-            out, _ = proc.communicate(timeout=30)
+            try:
+                out, _ = proc.communicate(timeout=30)
+            except subprocess.TimeoutExpired:  # say what is still running before failing
+                tree = subprocess.run(["ps", "-e", "--forest", "-o", "pid,ppid,stat,wchan:20,args"],
+                                      capture_output=True, text=True).stdout
+                tree = "\n".join(l for l in tree.splitlines() if "pyexec" in l or str(port) in l)
+                proc.kill()
+                out, _ = proc.communicate()
+                self.fail(f"serve.sh did not stop within 30 s:\n{tree}\n{out.decode('utf-8', 'replace')[-3000:]}")
         for pid in pids:
             self.assertFalse(os.path.exists(f"/proc/{pid}"), f"process {pid} survived: {out[-2000:]}")
             self.assertEqual(pyexec_cgroups(pid), [])
@@ -174,6 +182,11 @@ class Lifecycle(unittest.TestCase):
                 time.sleep(0.3)
             self.assertTrue(svc._warm(), svc.logs())
             self.assertIn("restarting the warm zygote", svc.logs())
+            # The log says how each run was served: without a zygote, cold.
+            self.assertRegex(svc.logs(), '"sandbox":"cold, (prepared|set up on request)"')
+            for _ in range(3):
+                self.assertEqual(svc.run("print(2)")[1]["stdout"], "2\n")
+            self.assertIn('"sandbox":"warm, prepared"', svc.logs())
         finally:
             svc.stop()
 

@@ -610,6 +610,20 @@ report(out)
                 self.assertNotIn("PYEXEC_TEST_SECRET", v)
             self.assertIsInstance(v, int, f"/proc/1/{f} of the sandbox init is readable: {str(v)[:200]!r}")
 
+    def test_cgroup_layout_hidden(self):
+        # The init moves itself into the run's cgroups, then roots a cgroup
+        # namespace there: no host path (worker pid, run number) shows.
+        code = r'''
+out = {"self": open("/proc/self/cgroup").read(), "mountinfo": open("/proc/self/mountinfo").read()}
+report(out)
+'''
+        r, d = run_attack(self, svc, code)
+        lines = d["self"].strip().splitlines()
+        self.assertTrue(lines)
+        for line in lines:
+            self.assertTrue(line.endswith(":/"), f"/proc/self/cgroup shows a host path: {d['self']!r}")
+        self.assertNotIn("pyexec-", d["self"] + d["mountinfo"])
+
     def test_environment_fixed_and_no_secret(self):
         code = r'''
 found = []

@@ -94,7 +94,7 @@ report({"tmp": _os.listdir("/tmp")})
                 time.sleep(0.05)
             a_pids = a_ready()
             self.assertTrue(a_pids, "run A did not start")
-            a_pids = sorted(set(attack.sandbox_processes(svc)))
+            a_pids = sorted(set(a_ready()))
             code_b = literals(MARKER=marker, A_PIDS=a_pids) + r'''
 import signal
 out = {"tmp": _os.listdir("/tmp"), "proc": sorted(int(p) for p in _os.listdir("/proc") if p.isdigit()),

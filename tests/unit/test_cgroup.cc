@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -416,6 +417,8 @@ TEST(CgroupFakeV1, CreateRunWritesLimitsAndAddsEverywhere) {
     }
     std::vector<std::string> dirs = runDirs(*r);
     LONGS_EQUAL(3, dirs.size());
+    LONGS_EQUAL(3, r->joinFds().size());  // each hierarchy's `tasks`, open for the init to move itself in
+    for (const auto& d : dirs) CHECK_TRUE(exists(d + "/tasks"));
     r.reset();
     for (const auto& d : dirs) CHECK_FALSE(exists(d));
     m->removeSubtree();
@@ -685,5 +688,50 @@ TEST(CgroupReal, KillAllReachesSetsidGrandchild) {
     CHECK_OK(run->killAll());
     int status = waitFor(g);  // we are its subreaper
     CHECK_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+    checkRemoved(run);
+}
+
+// v1: the launcher's init moves itself in (one write of "0" per hierarchy's
+// `tasks`), which is what makes a v1 set-up cost tenths of a millisecond.
+TEST(CgroupReal, AProcessMovesItselfInThroughJoinFds) {
+    if (!m) return;
+    auto run = mustRun(*m, "join");
+    std::vector<int> joins = run->joinFds();
+    if (run->dirFd() >= 0) {  // v2: clone3 places the process instead
+        CHECK_TRUE(joins.empty());
+        checkRemoved(run);
+        return;
+    }
+    CHECK_EQUAL(runDirs(*run).size(), joins.size());
+    int go[2], done[2];
+    CHECK_EQUAL(0, ::pipe2(go, O_CLOEXEC));
+    CHECK_EQUAL(0, ::pipe2(done, O_CLOEXEC));
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        int ok = 1;
+        for (int fd : joins) ok &= ::write(fd, "0", 1) == 1;
+        char c = static_cast<char>(ok);
+        ssize_t n = ::write(done[1], &c, 1);
+        n = ::read(go[0], &c, 1);  // stay until the parent has looked
+        ::_exit(n == 1 ? 0 : 1);
+    }
+    char ok = 0;
+    CHECK_EQUAL(1, ::read(done[0], &ok, 1));
+    CHECK_EQUAL(1, ok);
+    std::string cg = get("/proc/" + std::to_string(pid) + "/cgroup");
+    for (const char* ctrl : {"memory", "pids", "cpu"}) {
+        bool found = false;
+        std::istringstream lines(cg);
+        for (std::string line; std::getline(lines, line);) {
+            size_t a = line.find(':'), b = line.find(':', a + 1);
+            std::string list = line.substr(a + 1, b - a - 1);
+            if (("," + list + ",").find(std::string(",") + ctrl + ",") == std::string::npos) continue;
+            found = line.find("/run-join") != std::string::npos;
+        }
+        CHECK_TEXT(found, (std::string(ctrl) + " not joined: " + cg).c_str());
+    }
+    CHECK_EQUAL(1, ::write(go[1], "x", 1));
+    CHECK_TRUE(WIFEXITED(waitFor(pid)));
+    for (int fd : {go[0], go[1], done[0], done[1]}) ::close(fd);
     checkRemoved(run);
 }

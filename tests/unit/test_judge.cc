@@ -7,6 +7,7 @@
 #include "protocol/json_value.h"
 #include "protocol/rapidjson_config.h"
 #include "protocol/request.h"
+#include "protocol/observations.h"
 #include "protocol/response.h"
 
 // CppUTest last: its leak-detector macros redefine `new`.
@@ -621,4 +622,29 @@ TEST(Judge, EveryTestGetsAVerdict) {
     std::vector<TestVerdict> v = judgeTests(request, finishedRun("", records + kEnd));
     CHECK_EQUAL(100u, v.size());
     for (size_t i = 0; i < v.size(); ++i) CHECK_EQUAL(i % 2 == 0, v[i].passed);
+}
+
+TEST_GROUP(HarnessExitCode){};
+
+// The early answer (runner.cc) takes the exit status from the records only
+// when the stream is complete and exactly the harness's.
+TEST(HarnessExitCode, ACompleteStreamGivesTheStatusTheHarnessExitsWith) {
+    RunRequest request = requestWith(R"J({"type": "variable_value", "name": "x", "expected": 1})J");
+    std::string record = R"J({"i": 0, "exists": true, "type": "int", "value": 1, "len": null})J" "\n";
+    std::string three = R"J({"event": "finished", "exitCode": 3, "syntaxError": false, "error": null})J" "\n";
+    CHECK(harnessExitCode("\n" + kFinished + record + kEnd, request) == 0);
+    CHECK(harnessExitCode("\n" + three + record + kEnd, request) == 3);
+}
+
+TEST(HarnessExitCode, AnIncompleteOrForgedStreamGivesNothing) {
+    RunRequest request = requestWith(R"J({"type": "variable_value", "name": "x", "expected": 1})J");
+    std::string record = R"J({"i": 0, "exists": true, "type": "int", "value": 1, "len": null})J" "\n";
+    std::string forged = R"J({"event": "finished", "exitCode": 1, "syntaxError": true, "error": "x"})J" "\n";
+    CHECK_FALSE(harnessExitCode("", request));
+    CHECK_FALSE(harnessExitCode(kFinished + record, request));                    // no end yet
+    CHECK_FALSE(harnessExitCode(kFinished + kEnd, request));                      // an observation missing
+    CHECK_FALSE(harnessExitCode(forged + kFinished + record + kEnd, request));   // two finished records
+    CHECK_FALSE(harnessExitCode(kFinished + record + kEnd + kEnd, request));      // a record after end
+    CHECK_FALSE(harnessExitCode(R"J({"event": "finished", "exitCode": 256, "syntaxError": false})J" "\n" +
+                                    record + kEnd, request));                     // not a status
 }

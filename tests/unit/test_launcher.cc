@@ -114,6 +114,8 @@ TEST(Launcher, ClonesIntoACgroupV2DirectoryWithClone3) {
     std::string rel = dir.substr(dir.find("pyexec-launcher-test-"));
     CHECK_TEXT(cg.find(rel) != std::string::npos, cg.c_str());
     ChildReport r = waitReport(launched.value());
+    CHECK_EQUAL(ChildReport::kReady, r.kind);  // every step done, the program forked
+    r = waitReport(launched.value());
     CHECK_EQUAL(ChildReport::kExited, r.kind);
     CHECK(WIFEXITED(r.value) && WEXITSTATUS(r.value) == 0);
     ::waitpid(launched.value().initPid, nullptr, 0);
