@@ -6,6 +6,7 @@
 #include "runner/runner.h"
 
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -117,6 +118,7 @@ struct Watch {
     bool timedOut = false;
     bool overflowed = false;
     std::optional<int> harnessExit;  // the harness's own word, once its stream is complete
+    bool leftoversKilled = false;
 
     bool streamsClosed() const {
         for (const Stream& s : streams)
@@ -124,6 +126,11 @@ struct Watch {
         return true;
     }
 };
+
+void killInit(const LiveSandbox& sb) {
+    // Through the pidfd: the pid cannot have been reused by then.
+    ::syscall(SYS_pidfd_send_signal, sb.launched.pidfd.get(), SIGKILL, nullptr, 0);
+}
 
 // Until the program has exited and its output is drained (or the init is
 // gone, or the deadline passed, or stdout/stderr went over their cap).
@@ -160,6 +167,12 @@ void watchRun(LiveSandbox& sb, Watch& w, double deadlineMs,
             if (sb.exited) return;
             if (exitCodeFromRecords) w.harnessExit = exitCodeFromRecords(*w.streams[2].sink);
             if (w.harnessExit) return;
+        } else if (sb.exited && !w.leftoversKilled) {
+            // The program is gone but something it started holds a pipe: the
+            // run is over, and its pid namespace goes (with a warm program the
+            // init does not end by itself).
+            killInit(sb);
+            w.leftoversKilled = true;
         }
         if (fds.back().revents) {
             sb.initGone = true;
@@ -225,10 +238,14 @@ Error setupFailure(const ChildReport& r) {
                      {}, r.value);
 }
 
-void killInit(const LiveSandbox& sb) {
-    // Through the pidfd: the pid cannot have been reused by then.
-    ::syscall(SYS_pidfd_send_signal, sb.launched.pidfd.get(), SIGKILL, nullptr, 0);
+// Scheduling class of every process of the sandbox: SCHED_OTHER while it
+// serves a request, SCHED_IDLE while it is set up or torn down (launcher.cc).
+void setPolicy(const LiveSandbox& sb, int policy) {
+    sched_param p{};
+    ::sched_setscheduler(sb.launched.initPid, policy, &p);  // first: a program forked now inherits it
+    for (pid_t pid : sb.cgroup->pids()) ::sched_setscheduler(pid, policy, &p);
 }
+
 
 constexpr int kSetupTimeoutMs = 10000;
 
@@ -262,13 +279,34 @@ Result<std::unique_ptr<LiveSandbox>> Runner::setUp() {
     RunIo& r = sb->io;
     sandbox::ChildIo childIo{r.stdinChild.get(), r.outChild.get(), r.errChild.get(), r.inputChild.get(),
                              r.resultChild.get()};
-    Result<sandbox::Launched> launched = makeError(ErrorKind::kInternal, "not launched");
     sb->warm = zygote_ != nullptr && zygote_->ready();
     if (sb->warm) {
-        launched = zygote_->spawn(placement, childIo, limits_.cpuSeconds);
-        if (!launched && !zygote_->ready()) sb->warm = false;  // the zygote is gone: cold instead
+        // A small idle init builds the sandbox; once it is complete, the
+        // zygote forks the program into it.
+        sandbox::Program idle;
+        idle.idle = true;
+        auto init = sandbox::spawn(config_, placement, sandbox::ChildIo{}, idle, limits_.cpuSeconds);
+        if (!init) return init.error();
+        sb->launched = std::move(init.value());
+        if (Status s = waitReady(*sb); !s) {
+            retire(std::move(sb));
+            return s.error();
+        }
+        double t1 = clock::monotonicMs();
+        auto program = zygote_->spawnProgram(sb->launched.pidfd.get(), sb->cgroup->joinFds(), childIo,
+                                             sb->launched.reportWrite.get(), limits_.cpuSeconds);
+        sb->launched.reportWrite.reset();
+        sb->timing.cloneMs = clock::monotonicMs() - t1;
+        if (!program) {
+            retire(std::move(sb));
+            if (!zygote_->ready()) return setUp();  // the zygote is gone: cold instead
+            return program.error();
+        }
+        r.closeChildEnds();
+        return sb;
     }
-    if (!sb->warm) {
+    Result<sandbox::Launched> launched = makeError(ErrorKind::kInternal, "not launched");
+    {
         // The embedded source is a string literal, so it is NUL-terminated and
         // can be an argument as it is (execve does not write to it).
         char* harness = const_cast<char*>(gen::kHarnessSource.data());
@@ -322,6 +360,7 @@ Result<protocol::RunOutcome> Runner::run(const RunSpec& spec) {
         sb = std::move(fresh.value());
         ready = waitReady(*sb);
     }
+    setPolicy(*sb, SCHED_OTHER);
     lastWarm_ = sb->warm;
     lastPrepared_ = sb->prepared;
     timing_ = sb->timing;
@@ -341,7 +380,7 @@ Result<protocol::RunOutcome> Runner::run(const RunSpec& spec) {
              Stream{io.errRead.get(), &out.err, limits_.outputBytes},
              Stream{io.resultRead.get(), &out.observations, limits_.observationBytes}},
             {Feeder{&io.inputWrite, spec.harnessInput}, Feeder{&io.stdinWrite, spec.stdinData}},
-            false, false, std::nullopt};
+            false, false, std::nullopt, false};
     watchRun(*sb, w, start + spec.timeoutMs, spec.exitCodeFromRecords);
     out.wallMs = clock::monotonicMs() - start;
     bool clean = (sb->exited || w.harnessExit) && w.streamsClosed() && !w.timedOut && !w.overflowed;
@@ -364,10 +403,11 @@ Result<protocol::RunOutcome> Runner::run(const RunSpec& spec) {
 void Runner::retire(std::unique_ptr<LiveSandbox> sb) {
     if (!sb) return;
     double t0 = clock::monotonicMs();
+    setPolicy(*sb, SCHED_IDLE);  // tearing a forked interpreter down takes milliseconds: not before the next answer
     killInit(*sb);
     pollfd p{sb->launched.pidfd.get(), POLLIN, 0};
     ::poll(&p, 1, 2000);
-    if (!sb->warm && sb->launched.initPid > 0) ::waitpid(sb->launched.initPid, nullptr, 0);  // ours; a warm init is the zygote's
+    if (sb->launched.initPid > 0) ::waitpid(sb->launched.initPid, nullptr, 0);  // ours (a warm program is the zygote's)
     if (Status s = sb->cgroup->killAll(); !s) log::error("cgroup kill: " + s.error().message);
     sb->cgroup.reset();  // removes it
     timing_.teardownMs = clock::monotonicMs() - t0;

@@ -5,14 +5,17 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -30,11 +33,10 @@ constexpr uint32_t kMagic = 0x7079783a;  // "pyx:"
 struct SpawnRequest {
     uint32_t magic = kMagic;
     int32_t cpuSeconds = 0;
-    int32_t hasCgroupDir = 0;  // descriptors: the five of ChildIo, the v2 dir if any, then the v1 joins
-    int32_t joinCount = 0;
+    int32_t joinCount = 0;  // descriptors: the five of ChildIo, the init's pidfd, the report pipe, the joins
 };
 
-constexpr size_t kMaxFds = 5 + 1 + sandbox::Placement::kMaxJoinFds;
+constexpr size_t kMaxFds = 5 + 2 + sandbox::Placement::kMaxJoinFds;
 
 struct SpawnReply {
     uint32_t magic = kMagic;
@@ -84,30 +86,61 @@ bool recvWithFds(int sock, void* data, size_t len, std::vector<UniqueFd>* fds) {
     return n == static_cast<ssize_t>(len) && (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) == 0;
 }
 
-// One spawn request in the zygote: clone the sandbox, hand its ends back.
-bool serveOne(const sandbox::SandboxConfig& config, int sock) {
+// The programs this zygote forked, and where each one's exit status goes
+// (the run's report pipe; the worker reads it like the init's reports).
+struct Child {
+    pid_t pid;
+    UniqueFd report;
+};
+
+// One spawn request in the zygote: fork the program into the init's pid
+// namespace; it enters the rest of the sandbox itself (enterSandbox).
+bool serveOne(const sandbox::SandboxConfig& config, int sock, int ownPidns, std::vector<Child>* children) {
     SpawnRequest req;
     std::vector<UniqueFd> fds;
     if (!recvWithFds(sock, &req, sizeof req, &fds) || req.magic != kMagic) return false;
     if (req.joinCount < 0 || req.joinCount > sandbox::Placement::kMaxJoinFds) return false;
-    size_t dirs = req.hasCgroupDir ? 1 : 0;
-    if (fds.size() != 5 + dirs + static_cast<size_t>(req.joinCount)) return false;
-    sandbox::ChildIo io{fds[0].get(), fds[1].get(), fds[2].get(), fds[3].get(), fds[4].get()};
-    sandbox::Placement placement;
-    placement.dirFd = dirs ? fds[5].get() : -1;
-    placement.joinCount = req.joinCount;
-    for (int i = 0; i < req.joinCount; ++i) placement.joinFds[i] = fds[5 + dirs + static_cast<size_t>(i)].get();
+    if (fds.size() != 7 + static_cast<size_t>(req.joinCount)) return false;
+    int joins[sandbox::Placement::kMaxJoinFds];
+    for (int i = 0; i < req.joinCount; ++i) joins[i] = fds[7 + static_cast<size_t>(i)].get();
+    sandbox::Entry entry{fds[5].get(), joins, req.joinCount,
+                         sandbox::ChildIo{fds[0].get(), fds[1].get(), fds[2].get(), fds[3].get(), fds[4].get()},
+                         fds[6].get(), req.cpuSeconds};
     sandbox::Program program{nullptr, nullptr, &runEmbeddedHarness,
                              const_cast<char*>(config.rootMountPoint.data()), config.rootMountPoint.size()};
-    auto launched = sandbox::spawn(config, placement, io, program, req.cpuSeconds);
     SpawnReply reply;
-    if (!launched) {
-        reply.err = launched.error().err ? launched.error().err : EIO;
+    // Our next child is born in the run's pid namespace; we stay where we are.
+    if (::setns(entry.initPidfd, CLONE_NEWPID) != 0) {
+        reply.err = errno;
         return sendWithFds(sock, &reply, sizeof reply, nullptr, 0);
     }
-    reply.initPid = launched.value().initPid;
-    int out[2] = {launched.value().pidfd.get(), launched.value().report.get()};
-    return sendWithFds(sock, &reply, sizeof reply, out, 2);
+    pid_t pid = ::fork();
+    if (pid == 0) sandbox::enterSandbox(config, entry, program);
+    int forkErr = errno;
+    if (::setns(ownPidns, CLONE_NEWPID) != 0) return false;  // would put later runs in this one's namespace
+    if (pid < 0) {
+        reply.err = forkErr;
+        return sendWithFds(sock, &reply, sizeof reply, nullptr, 0);
+    }
+    children->push_back(Child{pid, std::move(fds[6])});
+    reply.initPid = pid;
+    return sendWithFds(sock, &reply, sizeof reply, nullptr, 0);
+}
+
+// Reaps the programs that ended and reports each one's wait status.
+void reapChildren(std::vector<Child>* children) {
+    int status = 0;
+    for (pid_t pid; (pid = ::waitpid(-1, &status, WNOHANG)) > 0;) {
+        for (auto it = children->begin(); it != children->end(); ++it) {
+            if (it->pid != pid) continue;
+            sandbox::ChildReport r{sandbox::ChildReport::kExited, static_cast<int32_t>(sandbox::Step::kExec), status,
+                                   0, {}};
+            ssize_t n = ::write(it->report.get(), &r, sizeof r);  // EPIPE when the run is over: fine
+            (void)n;
+            children->erase(it);
+            break;
+        }
+    }
 }
 
 // What the worker sends the zygote first: the sandbox settings it needs, then
@@ -167,10 +200,15 @@ int zygoteProcessMain() {
     ::close(kZygoteExeFd);
     ::prctl(PR_SET_NAME, "pyexec-zygote", 0, 0, 0);
     if (::getppid() == 1) return 0;  // the worker is already gone
-    struct sigaction sa{};
-    sa.sa_handler = SIG_DFL;
-    sa.sa_flags = SA_NOCLDWAIT;  // inits are reaped by the kernel; the worker watches their pidfds
-    ::sigaction(SIGCHLD, &sa, nullptr);
+    // Programs are our children: their exit statuses come through a signalfd.
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    ::sigprocmask(SIG_BLOCK, &chld, nullptr);
+    UniqueFd sigfd(::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK));
+    ::signal(SIGPIPE, SIG_IGN);  // a report pipe whose run is over
+    UniqueFd ownPidns(::open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC));
+    if (!sigfd.valid() || !ownPidns.valid()) return 1;
     static ZygoteState state;  // outlives every run; its root path is scrubbed in each program
     if (!receiveConfig(kZygoteSocketFd, &state)) return 1;
     setSandboxEnvironment();  // what os.environ will hold in every run
@@ -179,9 +217,18 @@ int zygoteProcessMain() {
     Status s = initEmbeddedPython({"json", "_json", "traceback", "linecache", "io", "atexit", "numpy", "pandas"});
     char ready = s ? 1 : 0;
     if (::write(kZygoteSocketFd, &ready, 1) != 1 || !s) return 1;
-    while (serveOne(state.config, kZygoteSocketFd)) {
+    std::vector<Child> children;
+    for (;;) {
+        pollfd fds[2] = {{kZygoteSocketFd, POLLIN, 0}, {sigfd.get(), POLLIN, 0}};
+        if (::poll(fds, 2, -1) < 0 && errno != EINTR) return 1;
+        if (fds[1].revents) {
+            signalfd_siginfo info[8];
+            while (::read(sigfd.get(), info, sizeof info) > 0) {
+            }
+            reapChildren(&children);
+        }
+        if (fds[0].revents && !serveOne(state.config, kZygoteSocketFd, ownPidns.get(), &children)) return 0;
     }
-    return 0;
 }
 
 namespace {
@@ -267,16 +314,14 @@ bool Zygote::ready() {
     return false;
 }
 
-Result<sandbox::Launched> Zygote::spawn(const sandbox::Placement& placement, const sandbox::ChildIo& io,
-                                        int cpuSeconds) {
+Result<pid_t> Zygote::spawnProgram(int initPidfd, const std::vector<int>& joinFds, const sandbox::ChildIo& io,
+                                   int reportFd, int cpuSeconds) {
     SpawnRequest req;
     req.cpuSeconds = cpuSeconds;
-    req.hasCgroupDir = placement.dirFd >= 0 ? 1 : 0;
-    req.joinCount = placement.joinCount;
-    int fds[kMaxFds] = {io.stdinFd, io.stdoutFd, io.stderrFd, io.inputFd, io.resultFd};
-    size_t n = 5;
-    if (placement.dirFd >= 0) fds[n++] = placement.dirFd;
-    for (int i = 0; i < placement.joinCount; ++i) fds[n++] = placement.joinFds[i];
+    req.joinCount = static_cast<int32_t>(std::min<size_t>(joinFds.size(), sandbox::Placement::kMaxJoinFds));
+    int fds[kMaxFds] = {io.stdinFd, io.stdoutFd, io.stderrFd, io.inputFd, io.resultFd, initPidfd, reportFd};
+    size_t n = 7;
+    for (int i = 0; i < req.joinCount; ++i) fds[n++] = joinFds[static_cast<size_t>(i)];
     SpawnReply reply;
     std::vector<UniqueFd> got;
     if (!sendWithFds(sock_.get(), &req, sizeof req, fds, n) ||
@@ -284,16 +329,11 @@ Result<sandbox::Launched> Zygote::spawn(const sandbox::Placement& placement, con
         markBroken(std::string("lost (") + std::strerror(errno) + ")");
         return makeError(ErrorKind::kSandboxUnavailable, "the warm zygote is gone");
     }
-    if (reply.err != 0 || got.size() != 2) {
+    if (reply.err != 0) {
         return makeError(ErrorKind::kSandboxUnavailable,
-                         std::string("clone3 with namespaces (zygote): ") + std::strerror(reply.err ? reply.err : EIO),
-                         {}, reply.err);
+                         std::string("forking the warm program: ") + std::strerror(reply.err), {}, reply.err);
     }
-    sandbox::Launched out;
-    out.initPid = reply.initPid;
-    out.pidfd = std::move(got[0]);
-    out.report = std::move(got[1]);
-    return out;
+    return reply.initPid;
 }
 
 }  // namespace pyexec::runner

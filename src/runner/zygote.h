@@ -4,22 +4,31 @@
 //                                               fixed environment, embedded python,
 //                                               numpy and pandas imported; waits
 //   per run, ahead of its request:
-//            descriptors ──SCM_RIGHTS──────────▶ sandbox::spawn(): clones the init,
-//            (pipes, cgroup)                      whose program runs the harness in
-//                                               a fork of this interpreter
-//            init pid, pidfd, report ◀────────── (SCM_RIGHTS)
+//   worker: clones an idle init (sandbox::spawn), which builds the sandbox
+//           (namespaces, root, ...) and reports kReady
+//   worker: descriptors (pipes, init pidfd, ──SCM_RIGHTS──▶ setns(init, CLONE_NEWPID), fork,
+//           report pipe, cgroup files)                   setns back: the program is born in
+//                                                        the run's pid namespace and enters
+//                                                        the rest (sandbox::enterSandbox)
+//           program pid ◀──────────────────────────────── reply
+//   when the program exits, the zygote writes its wait status to the run's report pipe.
+//
+// Only the program is a copy of the interpreter: the init is a small clone
+// of the worker, so a run costs one copy and one teardown of the zygote's
+// page tables, not two.
 //
 // The zygote is a fresh exec, not a fork of the worker, and never sees a
 // request: it holds only the sandbox settings (sent over its socket) and its
 // interpreter, and only the run's descriptors pass through it, so nothing of
 // pyexecd's or of other requests is in the memory a program is forked from.
 // Being a memfd, its executable names no path of ours in /proc/self/maps.
-// It dies with its worker (PR_SET_PDEATHSIG), and its inits die with it.
+// It dies with its worker (PR_SET_PDEATHSIG), and its programs die with it.
 #pragma once
 
 #include <sys/types.h>
 
 #include <memory>
+#include <vector>
 
 #include "common/result.h"
 #include "common/unique_fd.h"
@@ -48,9 +57,11 @@ public:
     // Whether runs can use it now (never blocks). False for good once it failed.
     bool ready();
     bool broken() const { return state_ == State::kBroken; }
-    // Clones a sandbox for one run (sandbox::spawn, in the zygote). When the
-    // zygote does not answer, it is considered broken.
-    Result<sandbox::Launched> spawn(const sandbox::Placement& placement, const sandbox::ChildIo& io, int cpuSeconds);
+    // Forks a program into the sandbox of an idle init that reported kReady
+    // (sandbox::enterSandbox); its exit status will be written to reportFd.
+    // Returns its pid. When the zygote does not answer, it is broken.
+    Result<pid_t> spawnProgram(int initPidfd, const std::vector<int>& joinFds, const sandbox::ChildIo& io,
+                               int reportFd, int cpuSeconds);
 
 private:
     Zygote(pid_t pid, UniqueFd sock) : pid_(pid), sock_(std::move(sock)) {}

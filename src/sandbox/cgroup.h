@@ -61,6 +61,8 @@ public:
     // pid, repeated until empty, on v1) and waits until none is left.
     virtual Status killAll() = 0;
     virtual CgroupUsage usage() const = 0;
+    // The processes in it now (host pids; empty if unreadable).
+    virtual std::vector<pid_t> pids() const { return {}; }
 };
 
 struct CgroupOptions {

@@ -39,6 +39,11 @@ public:
     int dirFd() const override { return -1; }
     Status addProcess(pid_t pid) override;
     std::vector<int> joinFds() const override;
+    std::vector<pid_t> pids() const override {
+        if (dirs_.empty()) return {};
+        Result<std::string> r = readFile(join(dirs_.front().ownDir, "cgroup.procs"));
+        return r.ok() ? parsePids(r.value()) : std::vector<pid_t>{};
+    }
     Status openJoinFiles();
     Status killAll() override;
     CgroupUsage usage() const override;

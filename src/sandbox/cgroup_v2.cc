@@ -33,12 +33,18 @@ public:
     Status openDir();
 
     int dirFd() const override { return fd_.get(); }
+    // cgroup.procs: for a process that moves itself in (the warm program).
+    std::vector<int> joinFds() const override { return {procs_.get()}; }
     Status addProcess(pid_t pid) override {
         return writeFile(join(dir_, "cgroup.procs"), std::to_string(pid), fake_);
     }
     Status killAll() override;
     CgroupUsage usage() const override;
     std::vector<std::string> dirs() const override { return {dir_}; }
+    std::vector<pid_t> pids() const override {
+        Result<std::string> r = readFile(join(dir_, "cgroup.procs"));
+        return r.ok() ? parsePids(r.value()) : std::vector<pid_t>{};
+    }
 
 private:
     Status write(std::string_view file, std::string_view value) const {
@@ -48,12 +54,14 @@ private:
     std::string dir_;
     bool fake_;
     UniqueFd fd_;
+    UniqueFd procs_;
 };
 
 RunCgroupV2::~RunCgroupV2() {
     Status killed = killAll();
     if (!killed.ok()) log::warn(killed.error().message);
     fd_.reset();
+    procs_.reset();
     Status removed = removeDir(dir_, fake_);
     if (!removed.ok()) log::warn(removed.error().message);
 }
@@ -80,6 +88,9 @@ Status RunCgroupV2::applyLimits(const CgroupLimits& limits) {
 Status RunCgroupV2::openDir() {
     fd_.reset(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!fd_.valid()) return sysError("cannot open", dir_, errno);
+    std::string procs = join(dir_, "cgroup.procs");
+    procs_.reset(::open(procs.c_str(), O_WRONLY | O_CLOEXEC | (fake_ ? O_CREAT : 0), 0644));
+    if (!procs_.valid()) return sysError("cannot open", procs, errno);
     return okStatus();
 }
 

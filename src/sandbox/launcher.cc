@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <poll.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,6 +61,10 @@ void report(int fd, ChildReport::Kind kind, Step step, int value, int detail = 0
 // Closes every descriptor inherited from the worker (its FastCGI socket
 // among them) except those in keep[].
 int closeAllExcept(int* keep, int n) {
+    int m = 0;  // -1 entries (no such descriptor) drop out
+    for (int i = 0; i < n; ++i)
+        if (keep[i] >= 0) keep[m++] = keep[i];
+    n = m;
     for (int i = 1; i < n; ++i)  // insertion sort: n is tiny and we may not allocate
         for (int j = i; j > 0 && keep[j - 1] > keep[j]; --j) std::swap(keep[j - 1], keep[j]);
     unsigned from = 0;
@@ -123,6 +128,25 @@ int closeAllExcept(int* keep, int n) {
     }
 }
 
+void reapOrphans(int) {
+    int saved = errno;
+    while (::waitpid(-1, nullptr, WNOHANG | __WALL) > 0) {
+    }
+    errno = saved;
+}
+
+// An idle init: complete, it reports kReady and then only reaps the orphans
+// of the program that enters its namespaces, until the worker kills it.
+[[noreturn]] void waitForEntry(const ChildContext& c) {
+    struct sigaction sa{};
+    sa.sa_handler = reapOrphans;  // no SA_RESTART: poll returns, and waits again
+    ::sigaction(SIGCHLD, &sa, nullptr);
+    if (int err = c.config->seccomp->apply()) fail(c, Step::kSeccomp, err);
+    markStep(Step::kSeccomp);
+    report(c.reportFd, ChildReport::kReady, Step::kSeccomp, 0);
+    for (;;) ::poll(nullptr, 0, -1);
+}
+
 // The whole set-up order of a sandbox, in one place (SPEC §5).
 [[noreturn]] void containAndRun(const ChildContext& c) {
     // Default dispositions for every signal: whatever the cloning process had
@@ -131,12 +155,17 @@ int closeAllExcept(int* keep, int n) {
     struct sigaction dfl{};
     dfl.sa_handler = SIG_DFL;
     for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
+    // A sandbox is set up at idle priority, so that preparing the next run
+    // never slows the runs being answered; the worker raises the init and
+    // the program to normal priority when the request arrives (runner.cc).
+    sched_param idle{};
+    ::sched_setscheduler(0, SCHED_IDLE, &idle);
     markStep(static_cast<Step>(0));
     // 1. cgroup. Born in it on v2; on v1 this single-threaded process moves
     // itself in, memory and pids first, before it allocates anything. Then a
     // cgroup namespace rooted there, so /proc/self/cgroup shows "/".
     const Placement& p = *c.placement;
-    for (int i = 0; i < p.joinCount; ++i) {
+    for (int i = 0; p.dirFd < 0 && i < p.joinCount; ++i) {
         if (::write(p.joinFds[i], "0", 1) != 1) fail(c, Step::kCgroup, errno, i);
     }
     if (::unshare(CLONE_NEWCGROUP) != 0) fail(c, Step::kCgroup, errno, 10);
@@ -168,6 +197,7 @@ int closeAllExcept(int* keep, int n) {
     // 6. rlimits
     if (int err = applyRlimits(*c.config, c.cpuSeconds)) fail(c, Step::kRlimits, err);
     markStep(Step::kRlimits);
+    if (c.program->idle) waitForEntry(c);
     pid_t program = ::fork();
     if (program < 0) fail(c, Step::kFork, errno);
     if (program == 0) execProgram(c);  // applies 7, seccomp, to itself, last
@@ -230,6 +260,39 @@ static double msBetween(const timespec& a, const timespec& b) {
     return static_cast<double>(b.tv_sec - a.tv_sec) * 1e3 + static_cast<double>(b.tv_nsec - a.tv_nsec) / 1e6;
 }
 
+[[noreturn]] void enterSandbox(const SandboxConfig& config, const Entry& e, const Program& program) {
+    Placement none;
+    ChildContext c{&config, &e.io, &program, &none, e.cpuSeconds, e.reportFd};
+    struct sigaction dfl{};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
+    sigset_t all;
+    sigemptyset(&all);
+    ::sigprocmask(SIG_SETMASK, &all, nullptr);
+    sched_param idle{};
+    ::sched_setscheduler(0, SCHED_IDLE, &idle);  // as the init: raised when the request arrives
+    markStep(static_cast<Step>(0));
+    // 1. cgroup: this process is single-threaded (a fork), so moving itself
+    // is cheap (cgroup.h, joinFds).
+    for (int i = 0; i < e.joinCount; ++i) {
+        if (::write(e.joinFds[i], "0", 1) != 1) fail(c, Step::kCgroup, errno, i);
+    }
+    // 2. the init's namespaces (the pid namespace came with the fork); the
+    // mount namespace's root is the sandbox's new root.
+    if (::setns(e.initPidfd, CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP) != 0) {
+        fail(c, Step::kNamespaces, errno);
+    }
+    // 3. filesystem: built by the init; start where its programs start.
+    if (::chdir("/tmp") != 0) fail(c, Step::kFilesystem, errno);
+    ::prctl(PR_SET_NAME, "python3", 0, 0, 0);
+    // 4.–6. as in the init.
+    if (int err = changeIdentity(config)) fail(c, Step::kIdentity, err);
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) fail(c, Step::kIdentity, errno);
+    if (int err = dropCapabilities()) fail(c, Step::kCapabilities, err);
+    if (int err = applyRlimits(config, e.cpuSeconds)) fail(c, Step::kRlimits, err);
+    execProgram(c);  // descriptors, 7 seccomp (last), the harness
+}
+
 Placement placementOf(const RunCgroup& cgroup) {
     Placement p;
     p.dirFd = cgroup.dirFd();
@@ -257,7 +320,8 @@ Result<Launched> spawn(const SandboxConfig& config, const Placement& placement, 
     }
     if (pid == 0) containAndRun(ctx);
     ::clock_gettime(CLOCK_MONOTONIC, &t1);
-    Launched out{pid, UniqueFd(pidfd), std::move(rep.value().read), msBetween(t0, t1)};
+    Launched out{pid, UniqueFd(pidfd), std::move(rep.value().read), {}, msBetween(t0, t1)};
+    if (program.idle) out.reportWrite = std::move(rep.value().write);
     ::fcntl(out.report.get(), F_SETFL, O_NONBLOCK);  // read only when poll says so, or at the end
     return out;
 }

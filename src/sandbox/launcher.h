@@ -22,6 +22,15 @@
 //   reads {kExited, wait status}      ◀─── when the program exits; the init then
 //                                          exits, which kills the pid namespace
 //
+// Warm mode: the init is idle (Program::idle): after step 6 it applies its
+// filter, reports kReady and only reaps orphans. The program is then a fork
+// of the worker's zygote born in the init's pid namespace, which takes the
+// same steps on itself (enterSandbox: cgroup, the init's other namespaces,
+// identity, capabilities, rlimits, descriptors, seccomp last). So the
+// zygote's large address space is copied once per run, for the program,
+// and never for the init. The program's exit status then comes from the
+// zygote, its parent, through the same report pipe.
+//
 // A failed step writes {kSetupFailed, step, errno} to the report pipe and
 // exits: the run does not happen (fail closed). Between clone and exec the
 // child allocates nothing and logs nothing.
@@ -53,12 +62,16 @@ struct Program {
     void (*inProcess)() = nullptr;
     void* scrub = nullptr;        // in-process only: zeroed in the program before it runs
     size_t scrubBytes = 0;
+    // The init starts no program: once complete it waits (reaping orphans)
+    // for one to enter its namespaces (enterSandbox, warm mode).
+    bool idle = false;
 };
 
 struct Launched {
     pid_t initPid = -1;
     UniqueFd pidfd;   // readable when the init has exited
     UniqueFd report;  // ChildReport records from the init (non-blocking)
+    UniqueFd reportWrite;  // idle inits only: the write end, for the program that enters later
     double cloneMs = 0;
 };
 
@@ -77,6 +90,22 @@ Placement placementOf(const RunCgroup& cgroup);
 // how it went from the report pipe. Errors: the clone failed.
 Result<Launched> spawn(const SandboxConfig& config, const Placement& placement, const ChildIo& io,
                        const Program& program, int cpuSeconds);
+
+// Warm mode's program: a fork of the zygote that enters the namespaces of an
+// idle init (complete, kReady seen), moves itself into the run's cgroup,
+// takes the sandbox's identity, capabilities, rlimits and filter, and runs
+// program.inProcess. Never returns; a failed step writes {kSetupFailed} to
+// reportFd and exits 127. Its pid namespace must be the init's already
+// (the zygote forks it after setns(initPidfd, CLONE_NEWPID)).
+struct Entry {
+    int initPidfd = -1;
+    const int* joinFds = nullptr;  // the run cgroup's tasks (v1) or cgroup.procs (v2) files
+    int joinCount = 0;
+    ChildIo io;
+    int reportFd = -1;
+    int cpuSeconds = 0;
+};
+[[noreturn]] void enterSandbox(const SandboxConfig& config, const Entry& entry, const Program& program);
 
 // spawn() into cgroup (cold mode, and tests).
 Result<Launched> launch(const SandboxConfig& config, const RunCgroup& cgroup, const ChildIo& io,

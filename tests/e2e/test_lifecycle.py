@@ -31,8 +31,12 @@ def get(port, path, timeout=30):
 class MakeRun(unittest.TestCase):
     def test_serve_script_starts_and_stops_cleanly(self):
         port = free_port()
+        # Ctrl-C must reach serve.sh even when this suite runs as a background
+        # job (which starts with SIGINT ignored, and bash cannot trap it then).
         proc = subprocess.Popen([os.path.join(ROOT, "tools", "serve.sh"), BUILD, str(port)], cwd=ROOT,
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+        pids = []
         try:
             deadline = time.time() + 30
             status = None
@@ -51,13 +55,17 @@ class MakeRun(unittest.TestCase):
             proc.send_signal(signal.SIGINT)
             try:
                 out, _ = proc.communicate(timeout=30)
-            except subprocess.TimeoutExpired:  # say what is still running before failing
+            except subprocess.TimeoutExpired:  # say what is still running, stop it, fail
                 tree = subprocess.run(["ps", "-e", "--forest", "-o", "pid,ppid,stat,wchan:20,args"],
                                       capture_output=True, text=True).stdout
                 tree = "\n".join(l for l in tree.splitlines() if "pyexec" in l or str(port) in l)
-                proc.kill()
-                out, _ = proc.communicate()
-                self.fail(f"serve.sh did not stop within 30 s:\n{tree}\n{out.decode('utf-8', 'replace')[-3000:]}")
+                for pid in pids + [proc.pid]:
+                    try:
+                        os.kill(pid, signal.SIGTERM if pid != proc.pid else signal.SIGKILL)
+                    except OSError:
+                        pass
+                proc.wait()
+                self.fail(f"serve.sh did not stop within 30 s:\n{tree}")
         for pid in pids:
             self.assertFalse(os.path.exists(f"/proc/{pid}"), f"process {pid} survived: {out[-2000:]}")
             self.assertEqual(pyexec_cgroups(pid), [])

@@ -146,13 +146,20 @@ def is_waiting_for_input(pid):
     return len(fields) >= 2 and fields[0] == str(READ_SYSCALL) and int(fields[1], 16) == 3
 
 
+def same_pid_namespace(a, b):
+    try:
+        return os.readlink(f"/proc/{a}/ns/pid") == os.readlink(f"/proc/{b}/ns/pid")
+    except OSError:
+        return False
+
+
 def leftovers(svc):
     """What outlived its run, as a list of descriptions (empty: nothing).
 
     pyexecd keeps one prepared sandbox per worker for the next request. One
-    counts as prepared only when its run cgroup holds exactly two processes,
-    the init and its child the program, and the program is blocked reading
-    its harness input (fd 3). Anything else below pyexecd that runs as the
+    counts as prepared only when its run cgroup holds exactly two processes
+    in one pid namespace, its init (pid 1 there) and the program, and the
+    program is blocked reading its harness input (fd 3). Anything else below pyexecd that runs as the
     sandbox uid, and any other run cgroup, is a leftover."""
     found = []
     newest = {}
@@ -168,7 +175,8 @@ def leftovers(svc):
             program = [p for p in pids if is_waiting_for_input(p)]
             init = [p for p in pids if p not in program]
             pristine = (n == last and len(program) == 1 and len(init) == 1 and
-                        _status_field(program[0], "PPid") == [str(init[0])])
+                        (_status_field(init[0], "NSpid") or ["?"])[-1] == "1" and
+                        same_pid_namespace(init[0], program[0]))
             if pristine:
                 allowed |= pids
             else:
