@@ -406,7 +406,9 @@ void Runner::retire(std::unique_ptr<LiveSandbox> sb) {
     setPolicy(*sb, SCHED_IDLE);  // tearing a forked interpreter down takes milliseconds: not before the next answer
     killInit(*sb);
     pollfd p{sb->launched.pidfd.get(), POLLIN, 0};
-    ::poll(&p, 1, 2000);
+    if (::poll(&p, 1, 2000) == 0) {
+        log::warn("sandbox init " + std::to_string(sb->launched.initPid) + " still exiting 2 s after SIGKILL");
+    }
     if (sb->launched.initPid > 0) ::waitpid(sb->launched.initPid, nullptr, 0);  // ours (a warm program is the zygote's)
     if (Status s = sb->cgroup->killAll(); !s) log::error("cgroup kill: " + s.error().message);
     sb->cgroup.reset();  // removes it
