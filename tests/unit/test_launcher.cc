@@ -93,7 +93,14 @@ ChildReport waitReport(Launched& l) {
 
 }  // namespace
 
-TEST_GROUP(Launcher){};
+TEST_GROUP(Launcher) {
+    // A cgroup folder a test made: removed even when a check failed (a
+    // failed CHECK leaves the test at once).
+    std::string madeDir;
+    void teardown() override {
+        if (!madeDir.empty()) ::rmdir(madeDir.c_str());
+    }
+};
 
 TEST(Launcher, ClonesIntoACgroupV2DirectoryWithClone3) {
     std::string own = ownV2Dir();
@@ -103,6 +110,7 @@ TEST(Launcher, ClonesIntoACgroupV2DirectoryWithClone3) {
     }
     std::string dir = own + (own.back() == '/' ? "" : "/") + "pyexec-launcher-test-" + std::to_string(::getpid());
     CHECK_TEXT(::mkdir(dir.c_str(), 0755) == 0, ("mkdir " + dir).c_str());
+    madeDir = dir;
     int dirFd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     CHECK(dirFd >= 0);
     Sandbox s;
@@ -121,6 +129,7 @@ TEST(Launcher, ClonesIntoACgroupV2DirectoryWithClone3) {
     ::waitpid(launched.value().initPid, nullptr, 0);
     ::close(dirFd);
     CHECK_EQUAL(0, ::rmdir(dir.c_str()));
+    madeDir.clear();
 }
 
 TEST(Launcher, AFailedStepIsReportedAndNothingRuns) {
