@@ -5,6 +5,7 @@
 //   cgroup: after the answer).
 #include "runner/runner.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -13,6 +14,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -238,6 +241,37 @@ Error setupFailure(const ChildReport& r) {
                      {}, r.value);
 }
 
+// Whether a prepared sandbox is whole: its init and its program (the only
+// processes in its cgroup until the request) alive and not exiting. A
+// pidfd reports an exit only once it is complete; /proc says at once.
+bool intact(const LiveSandbox& sb) {
+    std::vector<pid_t> pids = sb.cgroup->pids();
+    if (pids.size() < 2) return false;
+    pids.push_back(sb.launched.initPid);
+    for (pid_t pid : pids) {
+        char path[64], buf[512];
+        std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+        UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
+        ssize_t n = fd.valid() ? ::read(fd.get(), buf, sizeof buf - 1) : -1;
+        if (n <= 0) return false;
+        buf[n] = 0;
+        // "pid (comm) state ppid ... flags (9th) ... signal (31st: pending)";
+        // comm may hold anything, so fields count from its closing ')'.
+        const char* p = std::strrchr(buf, ')');
+        if (p == nullptr || p[1] != ' ') return false;
+        char state = p[2];
+        unsigned long field[32] = {};
+        char* at = const_cast<char*>(p) + 3;
+        for (int i = 4; i <= 31; ++i) field[i] = std::strtoul(at, &at, 10);
+        constexpr unsigned long kPfExiting = 0x4;
+        constexpr unsigned long kKillPending = 1ul << (SIGKILL - 1);
+        if (state == 'Z' || state == 'X' || (field[9] & kPfExiting) != 0 || (field[31] & kKillPending) != 0) {
+            return false;
+        }
+    }
+    return true;
+}
+
 // Scheduling class of every process of the sandbox: SCHED_OTHER while it
 // serves a request, SCHED_IDLE while it is set up or torn down (launcher.cc).
 void setPolicy(const LiveSandbox& sb, int policy) {
@@ -348,7 +382,10 @@ Result<protocol::RunOutcome> Runner::run(const RunSpec& spec) {
     std::unique_ptr<LiveSandbox> sb = std::move(next_);
     Status ready = okStatus();
     if (sb) {
-        ready = sb->checkInitGone() ? makeError(ErrorKind::kSandboxUnavailable, "its init is gone") : waitReady(*sb);
+        sb->readReports();
+        ready = sb->checkInitGone() || sb->exited || !intact(*sb)
+                    ? makeError(ErrorKind::kSandboxUnavailable, "part of it has exited")
+                    : waitReady(*sb);
         if (!ready) {  // its zygote died, say: set one up now instead
             log::warn("prepared sandbox unusable (" + ready.error().message + "); setting one up");
             retire(std::move(sb));

@@ -22,7 +22,8 @@
 // interpreter, and only the run's descriptors pass through it, so nothing of
 // pyexecd's or of other requests is in the memory a program is forked from.
 // Being a memfd, its executable names no path of ours in /proc/self/maps.
-// It dies with its worker (PR_SET_PDEATHSIG), and its programs die with it.
+// It dies with its worker (PR_SET_PDEATHSIG). Its programs do not die with
+// it: each lives and dies with its sandbox (the init reaps and reports it).
 #pragma once
 
 #include <sys/types.h>

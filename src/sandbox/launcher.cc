@@ -128,9 +128,16 @@ int closeAllExcept(int* keep, int n) {
     }
 }
 
+int gIdleReportFd = -1;  // the idle init's report pipe, for its SIGCHLD handler
+
+// The idle init's SIGCHLD handler. The program is pid 2 of the namespace
+// (the first process forked into it); it becomes the init's child only if
+// its zygote died, and then its exit status is reported from here.
 void reapOrphans(int) {
     int saved = errno;
-    while (::waitpid(-1, nullptr, WNOHANG | __WALL) > 0) {
+    int status = 0;
+    for (pid_t pid; (pid = ::waitpid(-1, &status, WNOHANG | __WALL)) > 0;) {
+        if (pid == 2) report(gIdleReportFd, ChildReport::kExited, Step::kExec, status);
     }
     errno = saved;
 }
@@ -138,6 +145,7 @@ void reapOrphans(int) {
 // An idle init: complete, it reports kReady and then only reaps the orphans
 // of the program that enters its namespaces, until the worker kills it.
 [[noreturn]] void waitForEntry(const ChildContext& c) {
+    gIdleReportFd = c.reportFd;
     struct sigaction sa{};
     sa.sa_handler = reapOrphans;  // no SA_RESTART: poll returns, and waits again
     ::sigaction(SIGCHLD, &sa, nullptr);
@@ -286,8 +294,9 @@ static double msBetween(const timespec& a, const timespec& b) {
     if (::chdir("/tmp") != 0) fail(c, Step::kFilesystem, errno);
     ::prctl(PR_SET_NAME, "python3", 0, 0, 0);
     // 4.–6. as in the init.
+    // No parent-death signal: the program lives and dies with its sandbox
+    // (the init's pid namespace, the worker's child), not with the zygote.
     if (int err = changeIdentity(config)) fail(c, Step::kIdentity, err);
-    if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) fail(c, Step::kIdentity, errno);
     if (int err = dropCapabilities()) fail(c, Step::kCapabilities, err);
     if (int err = applyRlimits(config, e.cpuSeconds)) fail(c, Step::kRlimits, err);
     execProgram(c);  // descriptors, 7 seccomp (last), the harness

@@ -198,6 +198,39 @@ class Lifecycle(unittest.TestCase):
         finally:
             svc.stop()
 
+    def test_a_dead_prepared_sandbox_is_replaced(self):
+        # Each worker keeps its next run's sandbox ready; if that sandbox dies
+        # before its request (its init is killed here), the request gets one
+        # set up on the spot and the log says so.
+        svc = Service(workers=1)
+        try:
+            svc.run("print(1)")  # after it, the worker prepares the next sandbox
+            worker = svc.worker_pids()[0]
+
+            def prepared_inits():  # children of the worker that are pid 1 of their namespace
+                out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(worker)], capture_output=True, text=True)
+                found = []
+                for pid in out.stdout.split():
+                    try:
+                        nspid = [l for l in open(f"/proc/{pid}/status") if l.startswith("NSpid:")]
+                    except OSError:
+                        continue
+                    if nspid and nspid[0].split()[-1] == "1":
+                        found.append(int(pid))
+                return found
+            deadline = time.time() + 10
+            while not prepared_inits() and time.time() < deadline:
+                time.sleep(0.05)
+            inits = prepared_inits()
+            self.assertEqual(len(inits), 1, "the worker has no prepared sandbox")
+            os.kill(inits[0], signal.SIGKILL)
+            status, r = svc.run("print('still served')")
+            self.assertEqual((status, r["status"], r["stdout"]), (200, "ok", "still served\n"), r)
+            self.assertIn("prepared sandbox unusable", svc.logs())
+            self.assertRegex(svc.logs(), '"sandbox":"(warm|cold), set up on request"')
+        finally:
+            svc.stop()
+
     def test_fastcgi_over_tcp(self):
         svc = Service(workers=1, tcp=True)
         try:
