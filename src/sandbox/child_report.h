@@ -20,6 +20,10 @@ enum class Step : int32_t {
 
 const char* stepName(Step step);
 
+// Who writes what: the init writes kReady once the sandbox is complete and,
+// cold, kExited when its program exits; warm, kExited comes from the
+// zygote (the program's parent) or, if the zygote died, from the idle init
+// that inherited it. kSetupFailed comes from whichever process failed a step.
 struct ChildReport {
     enum Kind : int32_t { kSetupFailed = 1, kExited = 2, kReady = 3 };
     int32_t kind = 0;
