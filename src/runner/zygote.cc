@@ -148,20 +148,18 @@ void reapChildren(std::vector<Child>* children) {
 struct WireConfig {
     uint32_t magic = kMagic;
     sandbox::SandboxLimits limits;
-    int32_t hasNetns = 0;
     uint32_t filterLength = 0;
     char rootMountPoint[256] = {};
 };
 
 bool sendConfig(int sock, const sandbox::SandboxConfig& c) {
     WireConfig w;
-    w.limits = c;  // the plain part, as it is
-    w.hasNetns = c.sharedNetnsFd >= 0;
+    w.limits = c;  // the plain part, as it is (namespaces come from each run's init)
     const auto& filter = c.seccomp->filter();
     w.filterLength = static_cast<uint32_t>(filter.size());
     if (c.rootMountPoint.size() >= sizeof w.rootMountPoint) return false;
     std::memcpy(w.rootMountPoint, c.rootMountPoint.c_str(), c.rootMountPoint.size() + 1);
-    return sendWithFds(sock, &w, sizeof w, &c.sharedNetnsFd, w.hasNetns ? 1 : 0) &&
+    return sendWithFds(sock, &w, sizeof w, nullptr, 0) &&
            ::send(sock, filter.data(), filter.size() * sizeof(sock_filter), MSG_NOSIGNAL) ==
                static_cast<ssize_t>(filter.size() * sizeof(sock_filter));
 }
@@ -170,7 +168,6 @@ bool sendConfig(int sock, const sandbox::SandboxConfig& c) {
 struct ZygoteState {
     sandbox::SeccompProgram seccomp;
     sandbox::SandboxConfig config;
-    UniqueFd netns;
 };
 
 bool receiveConfig(int sock, ZygoteState* z) {
@@ -184,9 +181,7 @@ bool receiveConfig(int sock, ZygoteState* z) {
     sandbox::SandboxConfig& c = z->config;
     static_cast<sandbox::SandboxLimits&>(c) = w.limits;
     c.rootMountPoint.assign(w.rootMountPoint, ::strnlen(w.rootMountPoint, sizeof w.rootMountPoint));
-    if (w.hasNetns && fds.size() == 1) z->netns = std::move(fds[0]);
     std::memset(static_cast<void*>(&w), 0, sizeof w);  // the one copy of the path to keep is scrubbed per run
-    c.sharedNetnsFd = z->netns.get();
     c.seccomp = &z->seccomp;
     return true;
 }

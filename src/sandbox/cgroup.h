@@ -47,16 +47,14 @@ public:
     virtual ~RunCgroup() = default;
     // v2: an O_DIRECTORY fd of the cgroup for clone3(CLONE_INTO_CGROUP); -1 on v1.
     virtual int dirFd() const = 0;
-    // Moves pid in (v1 path, or v2 when clone3 is not available). Parent side,
-    // before the child is released to run user code.
-    virtual Status addProcess(pid_t pid) = 0;
-    // v1: write-only descriptors of the run's `tasks` file in each hierarchy,
-    // memory and pids first. A single-threaded process moves itself in by
-    // writing "0" to each: a thread moving itself skips the kernel's global
-    // threadgroup lock, whose RCU grace period made a move by the parent
-    // (addProcess) cost about 7 ms. Empty on v2, where clone3 places the
-    // process (dirFd()).
-    virtual std::vector<int> joinFds() const { return {}; }
+    // How a process gets in: it moves itself, writing "0" to each of these
+    // write-only descriptors. v1: the run's `tasks` file in each hierarchy,
+    // memory and pids first (a thread moving itself skips the kernel's global
+    // thread-group lock, whose RCU grace period made a move by the parent,
+    // writing its pid to cgroup.procs, cost about 7 ms); v2: cgroup.procs
+    // (the warm program; the init is born inside with clone3, see dirFd()).
+    // Nothing else puts processes into a run cgroup.
+    virtual std::vector<int> joinFds() const = 0;
     // Kills every process in the cgroup (cgroup.kill on v2; SIGKILL to every
     // pid, repeated until empty, on v1) and waits until none is left.
     virtual Status killAll() = 0;

@@ -37,7 +37,6 @@ public:
     Status applyLimits(const CgroupLimits& limits);
 
     int dirFd() const override { return -1; }
-    Status addProcess(pid_t pid) override;
     std::vector<int> joinFds() const override;
     std::vector<pid_t> pids() const override {
         if (dirs_.empty()) return {};
@@ -100,16 +99,8 @@ Status RunCgroupV1::applyLimits(const CgroupLimits& limits) {
     return s;
 }
 
-// memory and pids first, so that the process is limited before it can be
-// charged anywhere else.
-Status RunCgroupV1::addProcess(pid_t pid) {
-    for (const V1Hierarchy& h : dirs_) {
-        Status s = writeFile(join(h.ownDir, "cgroup.procs"), std::to_string(pid), fake_);
-        if (!s.ok()) return s;
-    }
-    return okStatus();
-}
-
+// In the order the folders were made: memory and pids first, so that a
+// process is limited before it can be charged anywhere else.
 Status RunCgroupV1::openJoinFiles() {
     for (const V1Hierarchy& h : dirs_) {
         std::string path = join(h.ownDir, "tasks");

@@ -35,9 +35,6 @@ public:
     int dirFd() const override { return fd_.get(); }
     // cgroup.procs: for a process that moves itself in (the warm program).
     std::vector<int> joinFds() const override { return {procs_.get()}; }
-    Status addProcess(pid_t pid) override {
-        return writeFile(join(dir_, "cgroup.procs"), std::to_string(pid), fake_);
-    }
     Status killAll() override;
     CgroupUsage usage() const override;
     std::vector<std::string> dirs() const override { return {dir_}; }

@@ -182,9 +182,6 @@ TEST(CgroupFakeV2, CreateRunWritesLimits) {
     CHECK_EQUAL(0, ::fstat(r->dirFd(), &a));
     CHECK_EQUAL(0, ::stat((p + "/runs/run-7").c_str(), &b));
     CHECK_TRUE(a.st_ino == b.st_ino);
-    CHECK_OK(r->addProcess(kNoSuchPid));
-    STR_EQ(std::to_string(kNoSuchPid), get(run("7", "cgroup.procs")));
-    put(run("7", "cgroup.procs"), "");
     // The warm program moves itself in through cgroup.procs.
     std::vector<int> joins = r->joinFds();
     LONGS_EQUAL(1, joins.size());
@@ -416,15 +413,14 @@ TEST(CgroupFakeV1, CreateRunWritesLimitsAndAddsEverywhere) {
     STR_EQ("268435456", get(run("memory", "1", "memory.memsw.limit_in_bytes")));
     STR_EQ("0", get(run("memory", "1", "memory.swappiness")));
     STR_EQ("50", get(run("pids", "1", "pids.max")));
-    CHECK_OK(r->addProcess(kNoSuchPid));
-    for (const char* d : {"memory", "pids", "cpu,cpuacct"}) {
-        STR_EQ(std::to_string(kNoSuchPid), get(run(d, "1", "cgroup.procs")));
-        put(run(d, "1", "cgroup.procs"), "");
-    }
+    // Each hierarchy's `tasks`, memory first, open for a process to move itself in.
+    std::vector<int> joins = r->joinFds();
+    LONGS_EQUAL(3, joins.size());
+    for (int fd : joins) CHECK_EQUAL(1, ::pwrite(fd, "0", 1, 0));
+    for (const char* d : {"memory", "pids", "cpu,cpuacct"}) STR_EQ("0", get(run(d, "1", "tasks")));
     std::vector<std::string> dirs = runDirs(*r);
     LONGS_EQUAL(3, dirs.size());
-    LONGS_EQUAL(3, r->joinFds().size());  // each hierarchy's `tasks`, open for the init to move itself in
-    for (const auto& d : dirs) CHECK_TRUE(exists(d + "/tasks"));
+    CHECK_TRUE(dirs[0].find("/memory/") != std::string::npos);
     r.reset();
     for (const auto& d : dirs) CHECK_FALSE(exists(d));
     m->removeSubtree();
@@ -496,9 +492,11 @@ struct Held {
     int release = -1;
 };
 
-// Forks a child that waits until released, then runs body(arg) and exits 0.
-// If the parent goes away without releasing it, the child exits 1 unharmed.
-Held spawnHeld(void (*body)(int), int arg) {
+// Forks a child that waits until released, moves itself into a cgroup
+// through joins (RunCgroup::joinFds, as the sandbox's processes do), then
+// runs body(arg) and exits 0 (3 if it could not move in). If the parent
+// goes away without releasing it, the child exits 1 unharmed.
+Held spawnHeld(void (*body)(int), int arg, std::vector<int> joins = {}) {
     int p[2];
     if (::pipe2(p, O_CLOEXEC) != 0) return {};
     pid_t pid = ::fork();
@@ -509,6 +507,8 @@ Held spawnHeld(void (*body)(int), int arg) {
         while ((n = ::read(p[0], &c, 1)) < 0 && errno == EINTR) {
         }
         if (n != 1) ::_exit(1);
+        for (int fd : joins)
+            if (::write(fd, "0", 1) != 1) ::_exit(3);
         body(arg);
         ::_exit(0);
     }
@@ -624,9 +624,8 @@ TEST_GROUP(CgroupReal) {
     }
     // Runs body in a fresh run cgroup; returns its wait status.
     int runHeld(RunCgroup & run, void (*body)(int), int arg = 0) {
-        Held h = spawnHeld(body, arg);
+        Held h = spawnHeld(body, arg, run.joinFds());
         CHECK_TRUE(h.pid > 0);
-        CHECK_OK(run.addProcess(h.pid));
         release(h);
         return waitFor(h.pid);
     }
@@ -680,9 +679,8 @@ TEST(CgroupReal, KillAllReachesSetsidGrandchild) {
     auto run = mustRun(*m, "kill");
     int p[2];
     CHECK_EQUAL(0, ::pipe2(p, O_CLOEXEC));
-    Held h = spawnHeld(doubleFork, p[1]);
+    Held h = spawnHeld(doubleFork, p[1], run->joinFds());
     ::close(p[1]);
-    CHECK_OK(run->addProcess(h.pid));
     release(h);
     pid_t g = -1;
     ssize_t n = ::read(p[0], &g, sizeof g);
