@@ -12,6 +12,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from procfs import all_pids, is_sandbox_init, is_waiting_for_input, same_pid_namespace  # noqa: E402
+from procfs import read as _read, status_field as _status_field  # noqa: E402
 from service import Service  # noqa: E402,F401
 
 MARK = "@@ATTACK@@"
@@ -57,25 +59,6 @@ def attack(testcase, svc, code, timeout_ms=5000, expect_status="ok", **fields):
 
 
 # ---------------------------------------------------------------- host side
-
-def _read(path, mode="r"):
-    try:
-        with open(path, mode) as f:
-            return f.read()
-    except OSError:
-        return None
-
-
-def _status_field(pid, field):
-    text = _read(f"/proc/{pid}/status") or ""
-    for line in text.splitlines():
-        if line.startswith(field + ":"):
-            return line.split(":", 1)[1].split()
-    return None
-
-
-def all_pids():
-    return [int(p) for p in os.listdir("/proc") if p.isdigit()]
 
 
 def descendants(root):
@@ -127,30 +110,12 @@ def run_cgroups(svc):
     return out
 
 
-# The read(2) syscall number, for /proc/<pid>/syscall.
-READ_SYSCALL = {"x86_64": 0, "aarch64": 63}.get(os.uname().machine, 0)
-
-
 def cgroup_pids(dirs):
     """Host pids in a run cgroup (the union over its v1 hierarchies)."""
     out = set()
     for d in dirs:
         out.update(int(p) for p in (_read(os.path.join(d, "cgroup.procs")) or "").split())
     return out
-
-
-def is_waiting_for_input(pid):
-    """The program of a prepared sandbox: blocked in read(3, ...), the
-    harness input it has not been given yet, so it has run no user code."""
-    fields = (_read(f"/proc/{pid}/syscall") or "").split()
-    return len(fields) >= 2 and fields[0] == str(READ_SYSCALL) and int(fields[1], 16) == 3
-
-
-def same_pid_namespace(a, b):
-    try:
-        return os.readlink(f"/proc/{a}/ns/pid") == os.readlink(f"/proc/{b}/ns/pid")
-    except OSError:
-        return False
 
 
 def leftovers(svc):
@@ -175,8 +140,7 @@ def leftovers(svc):
             program = [p for p in pids if is_waiting_for_input(p)]
             init = [p for p in pids if p not in program]
             pristine = (n == last and len(program) == 1 and len(init) == 1 and
-                        (_status_field(init[0], "NSpid") or ["?"])[-1] == "1" and
-                        same_pid_namespace(init[0], program[0]))
+                        is_sandbox_init(init[0]) and same_pid_namespace(init[0], program[0]))
             if pristine:
                 allowed |= pids
             else:
