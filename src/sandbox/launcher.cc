@@ -128,16 +128,11 @@ int closeAllExcept(int* keep, int n) {
     }
 }
 
-int gIdleReportFd = -1;  // the idle init's report pipe, for its SIGCHLD handler
-
-// The idle init's SIGCHLD handler. The program is pid 2 of the namespace
-// (the first process forked into it); it becomes the init's child only if
-// its zygote died, and then its exit status is reported from here.
+// The idle init's SIGCHLD handler: the orphans of its program's children.
+// (The program itself is not its child: it is the zygote's, or the worker's.)
 void reapOrphans(int) {
     int saved = errno;
-    int status = 0;
-    for (pid_t pid; (pid = ::waitpid(-1, &status, WNOHANG | __WALL)) > 0;) {
-        if (pid == 2) report(gIdleReportFd, ChildReport::kExited, Step::kExec, status);
+    while (::waitpid(-1, nullptr, WNOHANG | __WALL) > 0) {
     }
     errno = saved;
 }
@@ -145,7 +140,6 @@ void reapOrphans(int) {
 // An idle init: complete, it reports kReady and then only reaps the orphans
 // of the program that enters its namespaces, until the worker kills it.
 [[noreturn]] void waitForEntry(const ChildContext& c) {
-    gIdleReportFd = c.reportFd;
     struct sigaction sa{};
     sa.sa_handler = reapOrphans;  // no SA_RESTART: poll returns, and waits again
     ::sigaction(SIGCHLD, &sa, nullptr);
@@ -155,20 +149,27 @@ void reapOrphans(int) {
     for (;;) ::poll(nullptr, 0, -1);
 }
 
-// The whole set-up order of a sandbox, in one place (SPEC §5).
-[[noreturn]] void containAndRun(const ChildContext& c) {
-    // Default dispositions for every signal: whatever the cloning process had
-    // (the warm zygote reaps with SA_NOCLDWAIT, its interpreter has handlers)
-    // must not reach the init, which waits for its children itself.
+// First thing in a process that sets itself up (the init, or the warm
+// program): every signal at its default and unblocked, whatever the cloning
+// process had (the zygote blocks SIGCHLD for its signalfd, its interpreter
+// has handlers). Then idle priority: preparing the next run must never slow
+// the runs being answered; the worker raises the sandbox to normal priority
+// when its request arrives (runner.cc).
+void startSetUp() {
     struct sigaction dfl{};
     dfl.sa_handler = SIG_DFL;
     for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
-    // A sandbox is set up at idle priority, so that preparing the next run
-    // never slows the runs being answered; the worker raises the init and
-    // the program to normal priority when the request arrives (runner.cc).
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
     sched_param idle{};
     ::sched_setscheduler(0, SCHED_IDLE, &idle);
     markStep(static_cast<Step>(0));
+}
+
+// The whole set-up order of a sandbox, in one place (SPEC §5).
+[[noreturn]] void containAndRun(const ChildContext& c) {
+    startSetUp();
     // 1. cgroup. Born in it on v2; on v1 this single-threaded process moves
     // itself in, memory and pids first, before it allocates anything. Then a
     // cgroup namespace rooted there, so /proc/self/cgroup shows "/".
@@ -271,15 +272,7 @@ static double msBetween(const timespec& a, const timespec& b) {
 [[noreturn]] void enterSandbox(const SandboxConfig& config, const Entry& e, const Program& program) {
     Placement none;
     ChildContext c{&config, &e.io, &program, &none, e.cpuSeconds, e.reportFd};
-    struct sigaction dfl{};
-    dfl.sa_handler = SIG_DFL;
-    for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
-    sigset_t all;
-    sigemptyset(&all);
-    ::sigprocmask(SIG_SETMASK, &all, nullptr);
-    sched_param idle{};
-    ::sched_setscheduler(0, SCHED_IDLE, &idle);  // as the init: raised when the request arrives
-    markStep(static_cast<Step>(0));
+    startSetUp();
     // 1. cgroup: this process is single-threaded (a fork), so moving itself
     // is cheap (cgroup.h, joinFds).
     for (int i = 0; i < e.joinCount; ++i) {
