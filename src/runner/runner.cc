@@ -16,6 +16,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <string>
@@ -41,6 +42,8 @@ struct LiveSandbox {
     sandbox::Launched launched;
     bool warm = false;
     bool prepared = false;  // set up before its request
+    pid_t programPid = -1;  // warm: the zygote's child, which moves itself into the cgroup
+    UniqueFd programPidfd;  // warm: readable once it has exited; open until reaped or retired
     SetupTiming timing;
     // What the init has reported so far.
     bool ready = false, failed = false, exited = false, reportEof = false, initGone = false;
@@ -57,6 +60,23 @@ struct LiveSandbox {
             if (r.kind == ChildReport::kSetupFailed && !failed) failed = true, failure = r;
             if (r.kind == ChildReport::kExited && !exited) exited = true, exit = r;
         }
+    }
+    // Warm: reaps the program if it became the worker's (its zygote died;
+    // the worker is a child subreaper) and takes its status. While the
+    // zygote lives, waitid fails with ECHILD and the zygote reports instead.
+    void reapProgramIfOurs() {
+        if (!programPidfd.valid()) return;
+        siginfo_t info{};
+        if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(programPidfd.get()), &info,
+                     WEXITED | WNOHANG) != 0 || info.si_pid == 0) {
+            return;
+        }
+        programPidfd.reset();
+        if (exited) return;
+        int status = info.si_code == CLD_EXITED ? (info.si_status & 0xff) << 8
+                                                : (info.si_status & 0x7f) | (info.si_code == CLD_DUMPED ? 0x80 : 0);
+        exited = true;
+        exit = ChildReport{ChildReport::kExited, static_cast<int32_t>(sandbox::Step::kExec), status, 0, {}};
     }
     bool checkInitGone() {
         pollfd p{launched.pidfd.get(), POLLIN, 0};
@@ -147,13 +167,22 @@ void watchRun(LiveSandbox& sb, Watch& w, double deadlineMs,
         for (const Feeder& f : w.feeders)
             if (f.fd->valid()) fds.push_back({f.fd->get(), POLLOUT, 0});
         if (!sb.reportEof) fds.push_back({sb.launched.report.get(), POLLIN, 0});
-        fds.push_back({sb.launched.pidfd.get(), POLLIN, 0});
+        // A warm program that has exited but whose status has not come (its
+        // zygote is reaping it, or died and left it to us): look again soon;
+        // until it exits, its pidfd wakes us.
+        pollfd program{sb.programPidfd.get(), POLLIN, 0};
+        bool programEnded = sb.programPidfd.valid() && !sb.exited && ::poll(&program, 1, 0) == 1;
+        size_t programAt = fds.size();
+        bool watchingProgram = sb.programPidfd.valid() && !sb.exited && !programEnded;
+        if (watchingProgram) fds.push_back(program);
+        fds.push_back({sb.launched.pidfd.get(), POLLIN, 0});  // last: see below
         double left = deadlineMs - clock::monotonicMs();
         if (left <= 0) {
             w.timedOut = true;
             return;
         }
-        int rc = ::poll(fds.data(), fds.size(), static_cast<int>(left) + 1);
+        int rc = ::poll(fds.data(), fds.size(), programEnded ? std::min(static_cast<int>(left) + 1, 20)
+                                                               : static_cast<int>(left) + 1);
         if (rc < 0 && errno != EINTR) return;
         for (size_t i = 0; i < w.streams.size(); ++i) {
             Stream& s = w.streams[i];
@@ -163,6 +192,7 @@ void watchRun(LiveSandbox& sb, Watch& w, double deadlineMs,
         }
         if (w.overflowed) return;
         sb.readReports();
+        if (programEnded || (watchingProgram && fds[programAt].revents)) sb.reapProgramIfOurs();
         if (sb.failed) return;
         // Done when every output is at EOF (no leftover holds a pipe) and the
         // kernel or, before it, the harness's complete stream gave the status.
@@ -242,12 +272,10 @@ Error setupFailure(const ChildReport& r) {
 }
 
 // Whether a prepared sandbox is whole: its init and its program (the only
-// processes in its cgroup until the request) alive and not exiting. A
-// pidfd reports an exit only once it is complete; /proc says at once.
-bool intact(const LiveSandbox& sb) {
-    std::vector<pid_t> pids = sb.cgroup->pids();
-    if (pids.size() < 2) return false;
-    pids.push_back(sb.launched.initPid);
+// processes in its cgroup, `pids`, until the request) alive and not exiting.
+// A pidfd reports an exit only once it is complete; /proc says at once.
+bool intact(const LiveSandbox& sb, const std::vector<pid_t>& pids) {
+    if (pids.size() < 2 || std::find(pids.begin(), pids.end(), sb.launched.initPid) == pids.end()) return false;
     for (pid_t pid : pids) {
         char path[64], buf[512];
         std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
@@ -272,12 +300,12 @@ bool intact(const LiveSandbox& sb) {
     return true;
 }
 
-// Scheduling class of every process of the sandbox: SCHED_OTHER while it
-// serves a request, SCHED_IDLE while it is set up or torn down (launcher.cc).
-void setPolicy(const LiveSandbox& sb, int policy) {
+// Scheduling class of the sandbox's processes (`pids`, from its cgroup):
+// SCHED_OTHER while it serves a request, SCHED_IDLE while it is set up or
+// torn down (launcher.cc).
+void setPolicy(const std::vector<pid_t>& pids, int policy) {
     sched_param p{};
-    ::sched_setscheduler(sb.launched.initPid, policy, &p);  // first: a program forked now inherits it
-    for (pid_t pid : sb.cgroup->pids()) ::sched_setscheduler(pid, policy, &p);
+    for (pid_t pid : pids) ::sched_setscheduler(pid, policy, &p);
 }
 
 
@@ -331,6 +359,10 @@ Result<std::unique_ptr<LiveSandbox>> Runner::setUp() {
                                              sb->launched.reportWrite.get(), limits_.cpuSeconds);
         sb->launched.reportWrite.reset();
         sb->timing.cloneMs = clock::monotonicMs() - t1;
+        if (program) {
+            sb->programPid = program.value().pid;
+            sb->programPidfd = std::move(program.value().pidfd);
+        }
         if (!program) {
             retire(std::move(sb));
             if (!zygote_->ready()) return setUp();  // the zygote is gone: cold instead
@@ -381,9 +413,11 @@ Result<protocol::RunOutcome> Runner::run(const RunSpec& spec) {
     retire(std::move(last_));  // when the caller did not call afterRun()
     std::unique_ptr<LiveSandbox> sb = std::move(next_);
     Status ready = okStatus();
+    std::vector<pid_t> pids;  // read once: the request path
     if (sb) {
         sb->readReports();
-        ready = sb->checkInitGone() || sb->exited || !intact(*sb)
+        pids = sb->cgroup->pids();
+        ready = sb->checkInitGone() || sb->exited || !intact(*sb, pids)
                     ? makeError(ErrorKind::kSandboxUnavailable, "part of it has exited")
                     : waitReady(*sb);
         if (!ready) {  // its zygote died, say: set one up now instead
@@ -396,8 +430,12 @@ Result<protocol::RunOutcome> Runner::run(const RunSpec& spec) {
         if (!fresh) return fresh.error();
         sb = std::move(fresh.value());
         ready = waitReady(*sb);
+        pids = sb->cgroup->pids();  // kReady: a cold init has forked its program by now
+        if (sb->programPid > 0 && std::find(pids.begin(), pids.end(), sb->programPid) == pids.end()) {
+            pids.push_back(sb->programPid);  // a warm one may not have moved itself in yet
+        }
     }
-    setPolicy(*sb, SCHED_OTHER);
+    setPolicy(pids, SCHED_OTHER);
     lastWarm_ = sb->warm;
     lastPrepared_ = sb->prepared;
     timing_ = sb->timing;
@@ -440,11 +478,20 @@ Result<protocol::RunOutcome> Runner::run(const RunSpec& spec) {
 void Runner::retire(std::unique_ptr<LiveSandbox> sb) {
     if (!sb) return;
     double t0 = clock::monotonicMs();
-    setPolicy(*sb, SCHED_IDLE);  // tearing a forked interpreter down takes milliseconds: not before the next answer
+    setPolicy(sb->cgroup->pids(), SCHED_IDLE);  // tearing a forked interpreter down takes milliseconds: not before the next answer
     killInit(*sb);
-    pollfd p{sb->launched.pidfd.get(), POLLIN, 0};
-    if (::poll(&p, 1, 2000) == 0) {
-        log::warn("sandbox init " + std::to_string(sb->launched.initPid) + " still exiting 2 s after SIGKILL");
+    // The init's exit waits until every process of its namespace is reaped:
+    // the warm program too, which may be ours to reap (its zygote died).
+    pollfd p[2] = {{sb->launched.pidfd.get(), POLLIN, 0}, {sb->programPidfd.get(), POLLIN, 0}};
+    for (double end = clock::monotonicMs() + 2000; p[0].revents == 0;) {
+        double left = end - clock::monotonicMs();
+        if (left <= 0) {
+            log::warn("sandbox init " + std::to_string(sb->launched.initPid) + " still exiting 2 s after SIGKILL");
+            break;
+        }
+        ::poll(p, sb->programPidfd.valid() ? 2 : 1, static_cast<int>(left) + 1);
+        if (p[1].revents) sb->reapProgramIfOurs();
+        if (!sb->programPidfd.valid()) p[1].revents = 0;
     }
     if (sb->launched.initPid > 0) ::waitpid(sb->launched.initPid, nullptr, 0);  // ours (a warm program is the zygote's)
     if (Status s = sb->cgroup->killAll(); !s) log::error("cgroup kill: " + s.error().message);

@@ -41,7 +41,7 @@ constexpr size_t kMaxFds = 5 + 2 + sandbox::Placement::kMaxJoinFds;
 struct SpawnReply {
     uint32_t magic = kMagic;
     int32_t err = 0;      // 0, or the errno of a failed spawn
-    pid_t initPid = -1;
+    pid_t pid = -1;       // the program's; its pidfd comes with the reply
 };
 
 // Sends one message with up to kMaxFds descriptors.
@@ -123,8 +123,11 @@ bool serveOne(const sandbox::SandboxConfig& config, int sock, int ownPidns, std:
         return sendWithFds(sock, &reply, sizeof reply, nullptr, 0);
     }
     children->push_back(Child{pid, std::move(fds[6])});
-    reply.initPid = pid;
-    return sendWithFds(sock, &reply, sizeof reply, nullptr, 0);
+    reply.pid = pid;
+    // Opened before we could reap it, so it names this child and no other.
+    UniqueFd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+    int out = pidfd.get();
+    return sendWithFds(sock, &reply, sizeof reply, &out, pidfd.valid() ? 1 : 0);
 }
 
 // Reaps the programs that ended and reports each one's wait status.
@@ -270,6 +273,12 @@ Result<std::unique_ptr<Zygote>> Zygote::start(const sandbox::SandboxConfig& conf
         return makeError(ErrorKind::kSandboxUnavailable, std::string("socketpair: ") + std::strerror(errno));
     }
     UniqueFd mine(sv[0]), theirs(sv[1]);
+    // A program whose zygote dies becomes ours (not the host init's), so
+    // that its exit status is not lost and its init can finish exiting
+    // (Runner reaps it through its pidfd).
+    if (::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
+        return makeError(ErrorKind::kSandboxUnavailable, std::string("PR_SET_CHILD_SUBREAPER: ") + std::strerror(errno));
+    }
     pid_t worker = ::getpid();
     pid_t pid = ::fork();
     if (pid < 0) return makeError(ErrorKind::kSandboxUnavailable, std::string("fork: ") + std::strerror(errno));
@@ -309,8 +318,8 @@ bool Zygote::ready() {
     return false;
 }
 
-Result<pid_t> Zygote::spawnProgram(int initPidfd, const std::vector<int>& joinFds, const sandbox::ChildIo& io,
-                                   int reportFd, int cpuSeconds) {
+Result<Zygote::Program> Zygote::spawnProgram(int initPidfd, const std::vector<int>& joinFds,
+                                             const sandbox::ChildIo& io, int reportFd, int cpuSeconds) {
     SpawnRequest req;
     req.cpuSeconds = cpuSeconds;
     req.joinCount = static_cast<int32_t>(std::min<size_t>(joinFds.size(), sandbox::Placement::kMaxJoinFds));
@@ -324,11 +333,12 @@ Result<pid_t> Zygote::spawnProgram(int initPidfd, const std::vector<int>& joinFd
         markBroken(std::string("lost (") + std::strerror(errno) + ")");
         return makeError(ErrorKind::kSandboxUnavailable, "the warm zygote is gone");
     }
-    if (reply.err != 0) {
+    if (reply.err != 0 || got.size() != 1) {
         return makeError(ErrorKind::kSandboxUnavailable,
-                         std::string("forking the warm program: ") + std::strerror(reply.err), {}, reply.err);
+                         std::string("forking the warm program: ") + std::strerror(reply.err ? reply.err : EIO), {},
+                         reply.err);
     }
-    return reply.initPid;
+    return Program{reply.pid, std::move(got[0])};
 }
 
 }  // namespace pyexec::runner

@@ -23,7 +23,7 @@
 // pyexecd's or of other requests is in the memory a program is forked from.
 // Being a memfd, its executable names no path of ours in /proc/self/maps.
 // It dies with its worker (PR_SET_PDEATHSIG). Its programs do not die with
-// it: each lives and dies with its sandbox (the init reaps and reports it).
+// it: each lives and dies with its sandbox, and then belongs to the worker.
 #pragma once
 
 #include <sys/types.h>
@@ -59,10 +59,16 @@ public:
     bool ready();
     bool broken() const { return state_ == State::kBroken; }
     // Forks a program into the sandbox of an idle init that reported kReady
-    // (sandbox::enterSandbox); its exit status will be written to reportFd.
-    // Returns its pid. When the zygote does not answer, it is broken.
-    Result<pid_t> spawnProgram(int initPidfd, const std::vector<int>& joinFds, const sandbox::ChildIo& io,
-                               int reportFd, int cpuSeconds);
+    // (sandbox::enterSandbox); the zygote writes its exit status to reportFd.
+    // If the zygote dies first, the program becomes the worker's (a child
+    // subreaper, runner.cc), which reaps it through the pidfd. When the
+    // zygote does not answer, it is broken.
+    struct Program {
+        pid_t pid;
+        UniqueFd pidfd;
+    };
+    Result<Program> spawnProgram(int initPidfd, const std::vector<int>& joinFds, const sandbox::ChildIo& io,
+                                 int reportFd, int cpuSeconds);
 
 private:
     Zygote(pid_t pid, UniqueFd sock) : pid_(pid), sock_(std::move(sock)) {}

@@ -22,8 +22,8 @@ const char* stepName(Step step);
 
 // Who writes what: the init writes kReady once the sandbox is complete and,
 // cold, kExited when its program exits; warm, kExited comes from the
-// zygote (the program's parent) or, if the zygote died, from the idle init
-// that inherited it. kSetupFailed comes from whichever process failed a step.
+// zygote (the program's parent; if the zygote died, the worker reaps the
+// program itself). kSetupFailed comes from whichever process failed a step.
 struct ChildReport {
     enum Kind : int32_t { kSetupFailed = 1, kExited = 2, kReady = 3 };
     int32_t kind = 0;

@@ -95,6 +95,15 @@ class Service:
         with open(self.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")[-4000:]
 
+    def logs_matching(self, pattern, seconds=5):
+        """The log once it matches the regex pattern (a request's log line is
+        written just after its answer), or as it is after `seconds`."""
+        import re
+        deadline = time.time() + seconds
+        while not re.search(pattern, self.logs()) and time.time() < deadline:
+            time.sleep(0.05)
+        return self.logs()
+
     def request(self, method, path, body=None, headers=None, timeout=60):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
         if isinstance(body, (dict, list)):
