@@ -362,6 +362,14 @@ Result<std::unique_ptr<LiveSandbox>> Runner::setUp() {
         if (program) {
             sb->programPid = program.value().pid;
             sb->programPidfd = std::move(program.value().pidfd);
+            // It is ready to be raised to normal priority (run()) only once it
+            // has set itself to idle, which it does before moving into the
+            // cgroup: wait for that (about a millisecond; bounded).
+            for (int i = 0; i < 1000; ++i) {
+                std::vector<pid_t> in = sb->cgroup->pids();
+                if (std::find(in.begin(), in.end(), sb->programPid) != in.end()) break;
+                ::usleep(200);
+            }
         }
         if (!program) {
             retire(std::move(sb));
@@ -430,10 +438,7 @@ Result<protocol::RunOutcome> Runner::run(const RunSpec& spec) {
         if (!fresh) return fresh.error();
         sb = std::move(fresh.value());
         ready = waitReady(*sb);
-        pids = sb->cgroup->pids();  // kReady: a cold init has forked its program by now
-        if (sb->programPid > 0 && std::find(pids.begin(), pids.end(), sb->programPid) == pids.end()) {
-            pids.push_back(sb->programPid);  // a warm one may not have moved itself in yet
-        }
+        pids = sb->cgroup->pids();  // kReady: a cold init has forked its program; a warm one has moved in (setUp)
     }
     setPolicy(pids, SCHED_OTHER);
     lastWarm_ = sb->warm;
