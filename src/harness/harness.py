@@ -37,6 +37,10 @@ def _pyexec_setup(real_builtins):
     import os
     import atexit
     import linecache
+    # Compile-time warnings (SyntaxWarning) are shown through the warnings
+    # module, which finds main.py's lines in linecache; without it the C
+    # fallback reads the line from a file, and there is no main.py file.
+    import warnings  # noqa: F401
 
     H = {}  # the harness's private state, shared by the phases below
     sys_modules = sys.modules

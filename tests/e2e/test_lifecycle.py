@@ -332,7 +332,7 @@ class StartupRefusals(unittest.TestCase):
         self.assertIn("--uid", p.stderr)
 
     def test_check_profile_reads_docker_default(self):
-        fixture = os.path.join(ROOT, "..", "shared", "fixtures", "docker-default-seccomp.json")
+        fixture = os.path.join(ROOT, "tests", "fixtures", "docker-default-seccomp.json")
         p = subprocess.run([PYEXECD, "check-profile", fixture], capture_output=True, text=True)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("ok", p.stdout)

@@ -30,7 +30,7 @@ using pyexec::sandbox::SeccompProgram;
 namespace {
 
 const char* const kPythonProfile = "seccomp-profiles/python.json";
-const char* const kDockerProfile = "../shared/fixtures/docker-default-seccomp.json";
+const char* const kDockerProfile = "tests/fixtures/docker-default-seccomp.json";
 constexpr int kSucceeded = 0;  // child exit code when the call was allowed and worked
 
 SeccompProgram mustLoadFile(const char* path) {
@@ -98,6 +98,21 @@ int int80Getpid() {
     long r = 20;  // __NR_getpid on i386
     __asm__ volatile("int $0x80" : "+a"(r) : : "memory");
     return r > 0 ? kSucceeded : static_cast<int>(-r);
+}
+
+// Whether this kernel takes int 0x80 at all: some (e.g. paravirtualised
+// guests) answer it with SIGSEGV even without a filter, and then what a
+// filter does with the x86 ABI cannot be observed. Says so as a counted skip.
+bool int80Reachable(const char* test) {
+    pid_t pid = fork();
+    if (pid == 0) _exit(int80Getpid() == kSucceeded ? 0 : 1);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFEXITED(status)) return true;
+    std::printf("\nSKIP %s (int 0x80 part): this kernel has no x86 syscall ABI (%s without any filter),"
+                " so no program can reach it\n", test, describe(status).c_str());
+    return false;
 }
 
 // getpid through the x32 ABI (nr | __X32_SYSCALL_BIT).
@@ -287,7 +302,7 @@ TEST(SeccompLoad, PythonProfile) {
 TEST(SeccompLoad, DockerProfile) {
     if (access(kDockerProfile, R_OK) != 0) {
         FAIL(
-            "Docker's profile fixture is missing: ../shared/fixtures/docker-default-seccomp.json "
+            "Docker's profile fixture is missing: tests/fixtures/docker-default-seccomp.json "
             "(tests run from the repository root)");
     }
     SeccompProgram p = mustLoadFile(kDockerProfile);
@@ -369,7 +384,9 @@ TEST(SeccompSemantics, IncludesAndExcludes) {
 
 TEST(SeccompSemantics, OmittedArchitecturesMeansNativeOnly) {
     SeccompProgram p = mustLoad(R"({"defaultAction":"SCMP_ACT_ALLOW"})");
-    expectSigsys(underFilter(p, int80Getpid), "int 0x80 getpid");
+    if (int80Reachable("SeccompSemantics.OmittedArchitecturesMeansNativeOnly")) {
+        expectSigsys(underFilter(p, int80Getpid), "int 0x80 getpid");
+    }
     expectSigsys(underFilter(p, x32Getpid), "x32 getpid");
     expectExit(underFilter(p, [] { return callResult(getpid()); }), kSucceeded, "getpid");
 }
@@ -377,7 +394,9 @@ TEST(SeccompSemantics, OmittedArchitecturesMeansNativeOnly) {
 TEST(SeccompSemantics, DockerArchMapAddsSubArchitectures) {
     SeccompProgram p = mustLoadFile(kDockerProfile);
     // x86 is a sub-architecture of x86-64 in Docker's archMap: filtered, not killed.
-    expectExit(underFilter(p, int80Getpid), kSucceeded, "int 0x80 getpid under Docker's profile");
+    if (int80Reachable("SeccompSemantics.DockerArchMapAddsSubArchitectures")) {
+        expectExit(underFilter(p, int80Getpid), kSucceeded, "int 0x80 getpid under Docker's profile");
+    }
     expectExit(underFilter(p, [] { return callResult(getpid()); }), kSucceeded, "getpid");
     expectExit(underFilter(p, [] { return callResult(syscall(SYS_clone3, nullptr, 0)); }), ENOSYS,
                "clone3 under Docker's profile");
@@ -485,7 +504,7 @@ TEST(SeccompPython, CloneWithNamespaceFlagsIsDenied) {
 
 TEST(SeccompPython, ForeignAbisAreKilled) {
     expectSigsys(underFilter(prog, x32Getpid), "x32 getpid");
-    expectSigsys(underFilter(prog, int80Getpid), "int 0x80 getpid");
+    if (int80Reachable("SeccompPython.ForeignAbisAreKilled")) expectSigsys(underFilter(prog, int80Getpid), "int 0x80 getpid");
 }
 
 TEST(SeccompPython, RunsNumpyAndPandas) {
