@@ -45,7 +45,7 @@ void dropRepeatedKeys(std::vector<JsonMember>* members) {
 // SAX handler that builds the tree with an explicit stack of open containers.
 class TreeBuilder : public rj::BaseReaderHandler<rj::UTF8<>, TreeBuilder> {
 public:
-    explicit TreeBuilder(size_t maxDepth) : maxDepth_(maxDepth) {}
+    TreeBuilder(size_t maxDepth, size_t* nodesLeft) : maxDepth_(maxDepth), nodesLeft_(nodesLeft) {}
 
     bool Null() { return add(JsonValue{}); }
     bool Bool(bool b) {
@@ -66,6 +66,7 @@ public:
     bool EndArray(rj::SizeType) { return close(); }
 
     bool tooDeep() const { return tooDeep_; }
+    bool tooMany() const { return tooMany_; }
     JsonValue takeRoot() { return std::move(root_); }
 
 private:
@@ -80,7 +81,17 @@ private:
         v.text.assign(s, n);
         return add(std::move(v));
     }
+    // One more value, within the budget.
+    bool count() {
+        if (*nodesLeft_ == 0) {
+            tooMany_ = true;
+            return false;
+        }
+        --*nodesLeft_;
+        return true;
+    }
     bool add(JsonValue v) {
+        if (!count()) return false;
         if (stack_.empty()) {
             root_ = std::move(v);
         } else if (stack_.back().value.isArray()) {
@@ -91,6 +102,7 @@ private:
         return true;
     }
     bool open(JsonValue::Kind kind) {
+        if (!count()) return false;
         if (stack_.size() >= maxDepth_) {
             tooDeep_ = true;
             return false;
@@ -110,7 +122,9 @@ private:
     }
 
     size_t maxDepth_;
+    size_t* nodesLeft_;
     bool tooDeep_ = false;
+    bool tooMany_ = false;
     std::vector<Frame> stack_;
     std::string key_;
     JsonValue root_;
@@ -126,7 +140,7 @@ const JsonValue* JsonValue::find(std::string_view key) const {
     return nullptr;
 }
 
-Result<JsonValue> parseJson(std::string_view text, size_t maxDepth) {
+Result<JsonValue> parseJson(std::string_view text, size_t maxDepth, size_t* nodeBudget) {
     // RapidJSON reads a NUL byte as the end of the input and would silently
     // accept `{}\0anything`; a raw NUL is never valid JSON.
     if (const void* nul = std::memchr(text.data(), '\0', text.size())) {
@@ -137,12 +151,18 @@ Result<JsonValue> parseJson(std::string_view text, size_t maxDepth) {
     }
     rj::MemoryStream memory(text.data(), text.size());
     rj::EncodedInputStream<rj::UTF8<>, rj::MemoryStream> in(memory);
-    TreeBuilder builder(maxDepth);
+    size_t ownBudget = kDefaultJsonNodes;
+    TreeBuilder builder(maxDepth, nodeBudget != nullptr ? nodeBudget : &ownBudget);
     rj::Reader reader;
     rj::ParseResult ok = reader.Parse<kParseFlags>(in, builder);
+    if (builder.tooMany()) {
+        return makeError(ErrorKind::kInvalidRequest,
+                         "holds more JSON values than its budget (arrays, objects and scalars count; at byte offset " +
+                             std::to_string(reader.GetErrorOffset()) + ")");
+    }
     if (builder.tooDeep()) {
         return makeError(ErrorKind::kInvalidRequest,
-                         "nested deeper than " + std::to_string(maxDepth) + " levels (at byte offset " +
+                         "is nested deeper than " + std::to_string(maxDepth) + " levels (at byte offset " +
                              std::to_string(reader.GetErrorOffset()) + ")");
     }
     if (!ok) {

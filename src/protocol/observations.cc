@@ -134,30 +134,60 @@ private:
 
 }  // namespace
 
-Observations parseObservations(std::string_view ndjson, const RunRequest& request) {
+Observations parseObservations(std::string_view ndjson, const RunRequest& request, bool cutShort) {
     Observations obs;
     obs.records.resize(request.tests.size());
+    if (cutShort || ndjson.size() > kMaxResultStreamBytes) {
+        obs.tampered = true;  // more than the harness ever writes
+        return obs;
+    }
     StreamReader reader(request, &obs);
+    size_t valuesLeft = kMaxResultStreamValues;
     size_t start = 0;
-    while (start < ndjson.size()) {
+    while (start < ndjson.size() && !obs.tampered) {
         size_t end = ndjson.find('\n', start);
-        // A last line without its newline was cut short (the run was stopped
-        // or the size cap reached): it is not a record.
+        // A last line without its newline was cut short (the run was stopped):
+        // it is not a record.
         if (end == std::string_view::npos) break;
         std::string_view line = ndjson.substr(start, end - start);
         start = end + 1;
         if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-        reader.take(parseJson(line));
+        if (line.size() > kMaxRecordBytes) {
+            reader.take(makeError(ErrorKind::kInvalidRequest, "record over budget"));
+            break;
+        }
+        reader.take(parseJson(line, kMaxJsonDepth, &valuesLeft));
     }
     return obs;
 }
 
-std::optional<int> harnessExitCode(std::string_view ndjson, const RunRequest& request) {
-    Observations obs = parseObservations(ndjson, request);
+namespace {
+
+std::optional<int> exitCodeOf(const Observations& obs) {
     if (obs.tampered || !obs.complete || !obs.finished) return std::nullopt;
     int code = obs.finished->exitCode;
     if (code < 0 || code > 255) return std::nullopt;
     return code;
+}
+
+}  // namespace
+
+std::optional<int> harnessExitCode(std::string_view ndjson, const RunRequest& request) {
+    return exitCodeOf(parseObservations(ndjson, request));
+}
+
+const Observations& RecordStream::observations(std::string_view ndjson, bool cutShort) {
+    // The stream only grows: the same size means the same stream.
+    if (!parsed_ || parsedBytes_ != ndjson.size() || parsedCutShort_ != cutShort) {
+        parsed_ = parseObservations(ndjson, request_, cutShort);
+        parsedBytes_ = ndjson.size();
+        parsedCutShort_ = cutShort;
+    }
+    return *parsed_;
+}
+
+std::optional<int> RecordStream::exitCode(std::string_view ndjson) {
+    return exitCodeOf(observations(ndjson, false));
 }
 
 std::string signalName(int signal) {

@@ -335,7 +335,9 @@ Result<RunRequest> parseRunRequest(std::string_view body, const RequestLimits& l
     if (!parsed) {
         Error e = parsed.error();
         if (e.kind == ErrorKind::kInvalidJson) e.message = "The body is not valid JSON: " + e.message + ".";
-        else e.message = "The body is " + e.message + "; send flatter data.";
+        else if (e.message.rfind("holds", 0) == 0)
+            e.message = "The body " + e.message + ": at most " + std::to_string(kDefaultJsonNodes) + " values.";
+        else e.message = "The body " + e.message + "; send flatter data.";
         return e;
     }
     const JsonValue& root = parsed.value();

@@ -32,7 +32,9 @@ void writeTestResults(JsonWriter& w, const RunRequest& request, const std::vecto
         writeOptionalString(w, test.description);
         w.key("passed").boolean(v.passed);
         w.key("expected").raw(v.expectedJson.empty() ? "null" : v.expectedJson);
+        if (v.expectedTruncated) w.key("expectedTruncated").boolean(true);
         w.key("actual").raw(v.actualJson.empty() ? "null" : v.actualJson);
+        if (v.actualTruncated) w.key("actualTruncated").boolean(true);
         if (!v.message.empty()) w.key("message").string(v.message);
         w.endObject();
     }
@@ -85,8 +87,10 @@ void writeMeasurements(JsonWriter& w, const RunOutcome& outcome) {
 }  // namespace
 
 RunAnswer buildRunAnswer(const RunRequest& request, const RunOutcome& outcome,
-                         std::string_view requestId) {
-    Observations observations = parseObservations(outcome.observations, request);
+                         std::string_view requestId, RecordStream* records) {
+    RecordStream local(request);
+    if (records == nullptr) records = &local;
+    const Observations& observations = records->observations(outcome.observations, outcome.observationsTruncated);
     RunSummary summary = summariseRun(outcome, observations, request.timeoutMs);
     std::vector<TestVerdict> verdicts =
         judgeWithObservations(request, outcome, observations, summary.status);

@@ -15,11 +15,15 @@
 
 namespace pyexec::protocol {
 
+// expectedJson and actualJson are echoes (text.h): at most 8 KiB of JSON
+// each, cut where the flags say.
 struct TestVerdict {
     bool passed = false;
     std::string expectedJson;  // JSON text
     std::string actualJson;    // JSON text ("null" when nothing was observed)
     std::string message;       // empty unless it failed for a reason other than a different value
+    bool expectedTruncated = false;
+    bool actualTruncated = false;
 };
 
 struct RunAnswer {
@@ -42,8 +46,11 @@ bool jsonEqual(std::string_view expectedJson, std::string_view actualJson,
 // Verdicts of every test from the program's stdout and the harness records.
 std::vector<TestVerdict> judgeTests(const RunRequest& request, const RunOutcome& outcome);
 
+class RecordStream;
+// `records`: the run's record stream as the runner already parsed it, if it
+// did (observations.h); nullptr parses outcome.observations here.
 RunAnswer buildRunAnswer(const RunRequest& request, const RunOutcome& outcome,
-                         std::string_view requestId);
+                         std::string_view requestId, RecordStream* records = nullptr);
 
 // {"error": {"code", "message", "field"?}, "requestId"} for a 4xx/5xx.
 int httpStatusOf(ErrorKind kind);

@@ -45,7 +45,7 @@ struct RunSpec {
 
 struct RunnerLimits {
     size_t outputBytes = 1 << 20;         // per stream; past it the run is killed
-    size_t observationBytes = 16 << 20;   // harness records
+    size_t observationBytes = 16 << 20;   // harness records (the engine sets the protocol's budget)
     int cpuSeconds = 32;                  // RLIMIT_CPU, a backstop behind the wall clock
 };
 

@@ -110,6 +110,9 @@ Result<std::unique_ptr<Engine>> Engine::create(const Settings& settings, Engine*
                   (e->cgroups_->backendName() == "v2" ? "io controller delegated" : "blkio hierarchy mounted"));
     }
     runner::RunnerLimits limits;
+    // One byte past what the harness can write: a longer stream is cut there
+    // and counts as tampered (observations.h).
+    limits.observationBytes = protocol::kMaxResultStreamBytes + 1;
     limits.cpuSeconds = settings.maxTimeoutMs / 1000 + 2;  // prepared before the request's timeout is known
     e->runner_ = std::make_unique<runner::Runner>(e->config_, *e->cgroups_, limits);
     return e;
@@ -141,10 +144,12 @@ protocol::RequestLimits Engine::requestLimits() const {
     return l;
 }
 
-Result<protocol::RunOutcome> Engine::run(const protocol::RunRequest& request) {
+Result<protocol::RunOutcome> Engine::run(const protocol::RunRequest& request, protocol::RecordStream* records) {
     restartBrokenZygote();
+    protocol::RecordStream local(request);
+    if (records == nullptr) records = &local;
     runner::RunSpec spec{protocol::buildHarnessInput(request), request.stdinData, request.timeoutMs,
-                         [&request](std::string_view records) { return protocol::harnessExitCode(records, request); }};
+                         [records](std::string_view ndjson) { return records->exitCode(ndjson); }};
     auto outcome = runner_->run(spec);
     if (!outcome && outcome.error().kind == ErrorKind::kSandboxUnavailable) {
         cachedAtMs_ = -1e18;  // /health must not report healthy from its cache now

@@ -36,8 +36,10 @@ public:
     const std::string& netnsMode() const { return netnsMode_; }
     protocol::RequestLimits requestLimits() const;
 
-    // One sandboxed run of a validated request. Worker process.
-    Result<protocol::RunOutcome> run(const protocol::RunRequest& request);
+    // One sandboxed run of a validated request. Worker process. `records`
+    // (for the same request): where the runner's parse of the harness's
+    // records is kept, so that the answer does not parse them again.
+    Result<protocol::RunOutcome> run(const protocol::RunRequest& request, protocol::RecordStream* records = nullptr);
     // After the answer went out: the last run is torn down and the next
     // sandbox set up (runner.h). Worker, between requests.
     void afterRequest();

@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "http/fcgi.h"
+#include "protocol/observations.h"
 
 namespace pyexec::server {
 namespace {
@@ -55,13 +56,14 @@ http::Response handleRun(Engine& engine, const http::Request& req, protocol::Req
     }
     auto parsed = protocol::parseRunRequest(req.body, engine.requestLimits());
     if (!parsed) return errorResponse(parsed.error().kind, parsed.error(), req.requestId);
-    auto outcome = engine.run(parsed.value());
+    protocol::RecordStream records(parsed.value());  // parsed once, by the runner or the answer
+    auto outcome = engine.run(parsed.value(), &records);
     log.sandbox = engine.lastSandbox();
     if (!outcome) {
         log::error("request " + req.requestId + ": " + outcome.error().message);
         return errorResponse(outcome.error().kind, outcome.error(), req.requestId);
     }
-    auto answer = protocol::buildRunAnswer(parsed.value(), outcome.value(), req.requestId);
+    auto answer = protocol::buildRunAnswer(parsed.value(), outcome.value(), req.requestId, &records);
     log.runStatus = answer.status;
     log.wallMs = outcome.value().wallMs;
     log.cpuMs = outcome.value().cpuMs;

@@ -352,7 +352,8 @@ class Resilience(unittest.TestCase):
         os.kill(before[0], signal.SIGKILL)
         for _ in range(10):
             status, r = svc.run("print('still here')")
-            self.assertEqual((status, r["stdout"]), (200, "still here\n"))
+            self.assertEqual(status, 200, r)
+            self.assertEqual(r["stdout"], "still here\n")
         deadline = time.time() + 10
         while time.time() < deadline and len(svc.worker_pids()) < 3:
             time.sleep(0.1)
