@@ -147,8 +147,11 @@ int runCommand(const std::vector<std::string>& args) {
         if (s == "--json") a.json = true;
         else if (s == "--tests" && hasValue) a.testsFile = args[++i];
         else if (s == "--stdin" && hasValue) a.stdinFile = args[++i];
-        else if (a.file.empty() && (s == "-" || s.rfind("--", 0) != 0)) a.file = s;
-        else a.settings.push_back(s);
+        else if (s.rfind("--", 0) == 0) {  // a setting; its value with it unless written --name=value
+            a.settings.push_back(s);
+            if (s.find('=') == std::string::npos && hasValue) a.settings.push_back(args[++i]);
+        } else if (a.file.empty()) a.file = s;
+        else return std::cerr << "pyexecd: unexpected argument '" << s << "'\n" << kRunHelp, kExitCliError;
     }
     if (a.file.empty()) return std::cerr << kRunHelp, kExitCliError;
     return runOne(a);
