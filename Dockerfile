@@ -28,8 +28,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* /tmp/packages.txt
 COPY --from=build /staging/ /
 COPY tools/docker-entrypoint.sh /usr/local/bin/pyexec-entrypoint
-RUN sed -i 's|listen 127.0.0.1:8080;|listen 8080;|' /etc/nginx/pyexec.conf \
- && printf 'daemon off;\nuser www-data;\nworker_processes auto;\nerror_log stderr warn;\npid /run/nginx.pid;\nevents { worker_connections 1024; }\nhttp { access_log off; include /etc/nginx/pyexec.conf; }\n' > /etc/nginx/nginx.conf
+COPY nginx/container.conf /etc/nginx/nginx.conf
+RUN sed -i 's|listen 127.0.0.1:8080;|listen 8080;|' /etc/nginx/pyexec.conf
 EXPOSE 8080
 # HEAD: the same sandboxed probe as GET, without a body.
 HEALTHCHECK --interval=30s --timeout=15s --start-period=10s --retries=3 \
