@@ -87,7 +87,8 @@ struct HealthInfo {
     std::string sandboxMode;        // "cold" or "warm"
     std::string cgroup;             // "v2", "v1" or "none"
     std::string seccompProfile;     // file name of the profile
-    int uid = 1000, gid = 1000;
+    unsigned uid = 60000, gid = 60000;  // the first sandbox uid and gid
+    unsigned idCount = 1;               // uids (and gids) in use: one per worker slot
     std::string network;            // "shared" (one empty namespace) or "per-run"
     int timeoutMs = 2000, maxTimeoutMs = 10000;
     double cpus = 0.5;
@@ -97,6 +98,8 @@ struct HealthInfo {
     uint64_t codeBytes = 100 << 10;
     uint64_t stdinBytes = 1 << 20;
     uint64_t tmpBytes = 64ull << 20;
+    bool ioLimited = false;  // false: the io* limits are shown as null
+    uint64_t ioReadBps = 0, ioReadIops = 0, ioWriteBps = 0, ioWriteIops = 0;  // 0: no limit (null)
     int workersTotal = 0, workersBusy = 0;
     std::vector<std::pair<std::string, std::string>> checks;  // name → what failed (unhealthy only)
 };

@@ -272,7 +272,8 @@ Error setupFailure(const ChildReport& r) {
 }
 
 // Whether a prepared sandbox is whole: its init and its program (the only
-// processes in its cgroup, `pids`, until the request) alive and not exiting.
+// processes in its cgroup, `pids`, until the request) alive, running (not
+// stopped or traced) and not exiting.
 // A pidfd reports an exit only once it is complete; /proc says at once.
 bool intact(const LiveSandbox& sb, const std::vector<pid_t>& pids) {
     if (pids.size() < 2 || std::find(pids.begin(), pids.end(), sb.launched.initPid) == pids.end()) return false;
@@ -293,7 +294,10 @@ bool intact(const LiveSandbox& sb, const std::vector<pid_t>& pids) {
         for (int i = 4; i <= 31; ++i) field[i] = std::strtoul(at, &at, 10);
         constexpr unsigned long kPfExiting = 0x4;
         constexpr unsigned long kKillPending = 1ul << (SIGKILL - 1);
-        if (state == 'Z' || state == 'X' || (field[9] & kPfExiting) != 0 || (field[31] & kKillPending) != 0) {
+        // Stopped ('T') or traced ('t'): it would not answer its request.
+        bool stopped = state == 'T' || state == 't';
+        if (stopped || state == 'Z' || state == 'X' || (field[9] & kPfExiting) != 0 ||
+            (field[31] & kKillPending) != 0) {
             return false;
         }
     }

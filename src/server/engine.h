@@ -62,6 +62,10 @@ public:
     // "warm" when runs fork the zygote now, else "cold".
     std::string currentMode();
 
+    // Worker, first thing: runs of worker slot `slot` take uid/gid base + slot
+    // (settings.h), so that no two concurrent runs share a uid.
+    void useSlot(int slot);
+
     // Kills and removes what a worker that died mid-run left behind (master).
     void cleanUpAfterWorker(pid_t worker);
     // Removes the cgroup subtree (master, at shutdown).

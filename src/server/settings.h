@@ -24,7 +24,20 @@ struct Settings {
     uint64_t memoryBytes = 256ull << 20;
     int pidsMax = 50;
     uint64_t tmpBytes = 64ull << 20;
-    unsigned uid = 1000, gid = 1000;
+    // Disk I/O of a run on the disks behind its read-only root (0: no limit).
+    // A cold-cache `import pandas` reads about 35 MB in about 1,500 requests
+    // (README), well inside these; a run never writes to a disk (its /tmp is
+    // tmpfs, flushes are no-ops).
+    uint64_t ioReadBps = 100ull << 20;
+    uint64_t ioReadIops = 2000;
+    uint64_t ioWriteBps = 16ull << 20;
+    uint64_t ioWriteIops = 500;
+    // Worker slot i runs its programs as uid + i, gid + i: no two concurrent
+    // runs share a uid (per-user kernel quotas, SPEC S6). isolate's default
+    // range; none of it may belong to a host user or group unless
+    // allowHostUids.
+    unsigned uid = 60000, gid = 60000;
+    bool allowHostUids = false;
     int queueTimeoutMs = 5000;   // a request that waited longer for a worker gets 503 overloaded
     int graceMs = 15000;         // shutdown: how long in-flight runs may finish
     std::string cgroupBackend;   // "", "v1", "v2" (tests)

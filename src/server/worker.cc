@@ -138,6 +138,7 @@ void workerMain(Engine& engine, int listenFd, SharedState* shared, int slot) {
     sigset_t all;
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, nullptr);
+    engine.useSlot(slot);  // before the zygote: it takes the sandbox settings once
     engine.startWarm(listenFd, 0);
     http::Server server(listenFd);
     http::Request req;

@@ -323,7 +323,9 @@ class Health(unittest.TestCase):
         self.assertEqual(h["packages"], {"numpy": numpy.__version__, "pandas": pandas.__version__})
         self.assertEqual(h["python"], platform.python_version())
         self.assertEqual(h["pythonExecutable"], "/usr/bin/python3")
-        self.assertEqual(h["sandbox"]["uid"], 1000)
+        self.assertEqual(h["sandbox"]["uid"], 60000)  # one uid per worker slot from 60000
+        self.assertEqual(h["sandbox"]["uidRange"], [60000, 60002])
+        self.assertEqual(h["sandbox"]["gidRange"], [60000, 60002])
         self.assertEqual(h["limits"]["memoryBytes"], 268435456)
         self.assertEqual(h["workers"]["total"], 3)
         self.assertGreater(h["healthCheckMs"], 0)

@@ -125,6 +125,16 @@ class Service:
         status, headers, data = self.request("POST", "/run", body)
         return status, json.loads(data) if data else None
 
+    def health(self):
+        """/health's body (the settings part of it does not change while the
+        service runs, so it is read once)."""
+        if getattr(self, "_health", None) is None:
+            status, _, data = self.request("GET", "/health")
+            if status != 200:
+                raise RuntimeError(f"/health answered {status}: {data[:500]!r}")
+            self._health = json.loads(data)
+        return self._health
+
     def worker_pids(self):
         out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.pyexecd.pid)], capture_output=True, text=True)
         return [int(p) for p in out.stdout.split()]

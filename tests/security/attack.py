@@ -17,7 +17,6 @@ from procfs import read as _read, status_field as _status_field  # noqa: E402
 from service import Service  # noqa: E402,F401
 
 MARK = "@@ATTACK@@"
-SANDBOX_UID = 1000
 SECRET = "s3cr3t-do-not-leak"  # PYEXEC_TEST_SECRET in pyexecd's environment (tests/lib/service.py)
 
 # Python source prepended to attack programs: report(dict) prints the result
@@ -76,12 +75,24 @@ def descendants(root):
     return out
 
 
+def sandbox_uids(svc):
+    """The uids runs take (one per worker slot), from /health's uidRange."""
+    first, last = svc.health()["sandbox"]["uidRange"]
+    return range(first, last + 1)
+
+
+def sandbox_gids(svc):
+    first, last = svc.health()["sandbox"]["gidRange"]
+    return range(first, last + 1)
+
+
 def sandbox_processes(svc):
-    """Processes below our pyexecd that run as the sandbox uid."""
+    """Processes below our pyexecd that run as a sandbox uid."""
+    uids = sandbox_uids(svc)
     out = []
     for pid in descendants(svc.pyexecd.pid):
         uid = _status_field(pid, "Uid")
-        if uid and int(uid[0]) == SANDBOX_UID:
+        if uid and int(uid[0]) in uids:
             out.append(pid)
     return out
 

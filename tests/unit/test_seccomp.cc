@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -484,14 +485,34 @@ TEST(SeccompPython, DeniesKernelInterfaces) {
     }
 }
 
+TEST(SeccompPython, PlainForkIsAllowed) {
+    int status = underFilter(prog, [] {
+        long pid = syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, 0);
+        if (pid == 0) _exit(0);
+        return callResult(pid);
+    });
+    expectExit(status, kSucceeded, "clone(SIGCHLD)");
+}
+
+// fsync and friends succeed without reaching the filesystem (errno 0): on
+// the read-only binds each would make the host's filesystem flush its disk.
+// A bad descriptor still "succeeds": the call is never made.
+TEST(SeccompPython, FlushesAreNoOps) {
+    expectExit(underFilter(prog, [] { return callResult(fsync(-1)); }), kSucceeded, "fsync(-1)");
+    expectExit(underFilter(prog, [] { return callResult(fdatasync(-1)); }), kSucceeded, "fdatasync(-1)");
+    expectExit(underFilter(prog, [] { return callResult(syscall(SYS_msync, 1L, 4096L, MS_SYNC)); }), kSucceeded,
+               "msync of an unmapped page");
+}
+
 TEST(SeccompPython, Clone3FailsWithEnosys) {
     expectDenied(
         "clone3", [] { return callResult(syscall(SYS_clone3, nullptr, 0)); }, ENOSYS);
 }
 
-TEST(SeccompPython, CloneWithNamespaceFlagsIsDenied) {
-    const long flags[] = {CLONE_NEWUSER, CLONE_NEWNS,  CLONE_NEWPID,   CLONE_NEWNET,
-                          CLONE_NEWUTS,  CLONE_NEWIPC, CLONE_NEWCGROUP};
+TEST(SeccompPython, CloneWithNamespaceFlagsOrParentIsDenied) {
+    // CLONE_PARENT: a warm program's parent is the zygote, outside the run.
+    const long flags[] = {CLONE_NEWUSER, CLONE_NEWNS,     CLONE_NEWPID, CLONE_NEWNET,
+                          CLONE_NEWUTS,  CLONE_NEWIPC,    CLONE_NEWCGROUP, CLONE_PARENT};
     for (long f : flags) {
         int status = underFilter(prog, [f] {
             long pid = syscall(SYS_clone, f | SIGCHLD, nullptr, nullptr, nullptr, 0);
