@@ -59,7 +59,8 @@ const std::map<std::string, Option> kOptions = {
         {"socket-group", {"GROUP  group that may connect to the unix socket (nginx's)", text(&Settings::socketGroup)}},
         {"workers", {"N  worker processes (default 2 x cores, at most 256)", number(&Settings::workers, 1, kMaxWorkers)}},
         {"python", {"PATH  interpreter (default /usr/bin/python3)", text(&Settings::python)}},
-        {"seccomp-profile", {"FILE  OCI/Docker seccomp profile (default seccomp-profiles/python.json)", text(&Settings::seccompProfile)}},
+        {"seccomp-profile", {"FILE  OCI/Docker seccomp profile (default: python.json beside the binary, in\n"
+                             "      ../seccomp-profiles/ or ../share/pyexec/seccomp-profiles/)", text(&Settings::seccompProfile)}},
         {"state-dir", {"DIR  runtime folder (default /run/pyexecd)", text(&Settings::stateDir)}},
         {"timeout-ms", {"N  default wall-clock limit per run (default 2000)", number(&Settings::timeoutMs, 1, 600000)}},
         {"max-timeout-ms", {"N  largest timeoutMs a request may ask (default 10000)", number(&Settings::maxTimeoutMs, 1, 600000)}},

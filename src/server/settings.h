@@ -53,8 +53,10 @@ Result<Settings> parseSettings(const std::vector<std::string>& args);
 // The help text of every option.
 std::string settingsHelp();
 
-// The directory of the running binary's repository/installation, to find
-// seccomp-profiles/ next to it.
+// The default profile, found from the running binary's folder: a checkout's
+// build/../seccomp-profiles/, then `make install`'s ../share/pyexec/
+// seccomp-profiles/, then /usr/share/pyexec/; else the relative path
+// seccomp-profiles/python.json (which then fails to load, saying so).
 std::string defaultProfilePath();
 
 }  // namespace pyexec::server

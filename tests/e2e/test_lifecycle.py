@@ -376,7 +376,7 @@ class StartupRefusals(unittest.TestCase):
             p = subprocess.run([PYEXECD, "run", prog, "--tests", tests, "--stdin", stdin, "--json", "--state-dir", state],
                                capture_output=True, text=True, timeout=60)
         subprocess.run(["rm", "-rf", state])
-        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.returncode, 1, p.stderr)  # a test failed: the same exit code as without --json
         answer = json.loads(p.stdout)
         self.assertEqual([t["passed"] for t in answer["testResults"]], [True, False])
         self.assertEqual(answer["stdout"], "hi ada\n")

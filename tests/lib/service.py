@@ -25,7 +25,8 @@ MODE = os.environ.get("PYEXEC_TEST_MODE", "warm")  # run_all.sh runs suites in b
 
 
 class Service:
-    def __init__(self, workers=2, extra_args=(), rate_limit=False, mode=None, tcp=False):
+    def __init__(self, workers=2, extra_args=(), rate_limit=False, mode=None, tcp=False, binary=PYEXECD, cwd=None):
+        """binary and cwd: another pyexecd (an installed one), started from another folder."""
         self.mode = mode or MODE
         self.port = free_port()
         self.state = tempfile.mkdtemp(prefix="pyexec-test-", dir="/run")
@@ -40,9 +41,10 @@ class Service:
         group = subprocess.check_output(["id", "-gn", user], text=True).strip()
         self.log = open(self.log_path, "wb")
         self.pyexecd = subprocess.Popen(
-            [PYEXECD, "serve", "--listen", self.socket, "--socket-group", group, "--state-dir", self.state,
+            [binary, "serve", "--listen", self.socket, "--socket-group", group, "--state-dir", self.state,
              "--workers", str(workers), "--mode", self.mode, *extra_args],
-            stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, "PYEXEC_TEST_SECRET": "s3cr3t-do-not-leak"})
+            stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, "PYEXEC_TEST_SECRET": "s3cr3t-do-not-leak"},
+            cwd=cwd)
         self.nginx = None
         try:
             self._wait(self._listening, "pyexecd socket")

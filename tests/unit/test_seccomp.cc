@@ -1,4 +1,4 @@
-// Tests for protocol/seccomp_json and sandbox/seccomp: profile errors name
+// Tests for sandbox/seccomp_json and sandbox/seccomp: profile errors name
 // their field; the meaning of includes/excludes/args is runc's; and, applied
 // in forked children, python.json denies what SPEC §5 lists, kills foreign
 // syscall ABIs, and still runs /usr/bin/python3 with numpy and pandas.
@@ -22,10 +22,10 @@
 #include <string>
 #include <utility>
 
-#include "protocol/seccomp_json.h"
+#include "sandbox/seccomp_json.h"
 #include "sandbox/seccomp.h"
 
-using pyexec::protocol::parseKernelVersion;
+using pyexec::sandbox::parseKernelVersion;
 using pyexec::sandbox::SeccompProgram;
 
 namespace {
@@ -282,9 +282,9 @@ TEST(SeccompJson, ErrnoOutOfRange) {
 }
 
 TEST(SeccompJson, KernelVersions) {
-    CHECK(parseKernelVersion("4.8") == (pyexec::protocol::KernelVersion{4, 8, 0}));
-    CHECK(parseKernelVersion("6.1.0-18-amd64") == (pyexec::protocol::KernelVersion{6, 1, 0}));
-    CHECK(parseKernelVersion("6.18.44-fc") == (pyexec::protocol::KernelVersion{6, 18, 44}));
+    CHECK(parseKernelVersion("4.8") == (pyexec::sandbox::KernelVersion{4, 8, 0}));
+    CHECK(parseKernelVersion("6.1.0-18-amd64") == (pyexec::sandbox::KernelVersion{6, 1, 0}));
+    CHECK(parseKernelVersion("6.18.44-fc") == (pyexec::sandbox::KernelVersion{6, 18, 44}));
     CHECK_FALSE(parseKernelVersion("4"));
     CHECK_FALSE(parseKernelVersion("v4.8"));
     CHECK_FALSE(parseKernelVersion(""));

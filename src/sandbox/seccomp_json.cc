@@ -1,14 +1,14 @@
 // OCI / Docker seccomp profile parser. RapidJSON in iterative mode (a hostile
 // nesting depth cannot recurse), and every GetX() behind its IsX(), so that
 // no RAPIDJSON_ASSERT can fire on a bad file.
-#include "protocol/seccomp_json.h"
+#include "sandbox/seccomp_json.h"
 
 #include "protocol/rapidjson_config.h"
 
 #include <charconv>
 #include <utility>
 
-namespace pyexec::protocol {
+namespace pyexec::sandbox {
 namespace {
 
 using rapidjson::Value;
@@ -301,4 +301,4 @@ Result<SeccompProfile> parseSeccompProfile(std::string_view json) {
     return parseTop(doc);
 }
 
-}  // namespace pyexec::protocol
+}  // namespace pyexec::sandbox

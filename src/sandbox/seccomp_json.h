@@ -2,7 +2,8 @@
 // structs. Only the format is checked here (types, names of actions, ops and
 // architectures, argument indexes); what the profile means on this machine
 // (which rules apply, libseccomp compilation) is sandbox/seccomp.cc's job.
-// Kept apart so that only src/protocol includes RapidJSON.
+// It lives beside the compiler it feeds; RapidJSON still enters only through
+// protocol/rapidjson_config.h (its assertion guard).
 #pragma once
 
 #include <array>
@@ -14,7 +15,7 @@
 
 #include "common/result.h"
 
-namespace pyexec::protocol {
+namespace pyexec::sandbox {
 
 enum class SeccompAction {
     kAllow,
@@ -82,4 +83,4 @@ using KernelVersion = std::array<unsigned, 3>;
 // nullopt when there is no leading "N.N".
 std::optional<KernelVersion> parseKernelVersion(std::string_view text);
 
-}  // namespace pyexec::protocol
+}  // namespace pyexec::sandbox
