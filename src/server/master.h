@@ -12,7 +12,8 @@
 //                    SIGHUP    re-read settings and the profile, then replace
 //                              the workers one by one
 //   worker (root)  one request at a time (worker.cc); each run's program lives
-//                  in its own sandbox (sandbox/launcher.h) as uid 1000.
+//                  in its own sandbox (sandbox/launcher.h) as its slot's uid
+//                  (60000 + slot by default: no two concurrent runs share one).
 #pragma once
 
 #include <string>
