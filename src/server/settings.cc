@@ -11,6 +11,7 @@
 #include <map>
 #include <sstream>
 
+#include "http/peers.h"
 #include "server/shared_state.h"
 
 namespace pyexec::server {
@@ -56,6 +57,9 @@ Setter text(std::string Settings::*field) {
 // leak by a test's allocation checks.
 const std::map<std::string, Option> kOptions = {
         {"listen", {"PATH|HOST:PORT  FastCGI socket (default /run/pyexecd/pyexecd.sock)", text(&Settings::listen)}},
+        {"allow-from", {"LIST  FastCGI over TCP: the peers served, addresses or CIDR blocks\n"
+                        "      (e.g. \"10.0.0.5, fd00::/8\"; default: loopback only)", text(&Settings::allowFrom)}},
+        {"read-timeout-ms", {"N  a request's FastCGI head and body must arrive within N ms (default 10000)", number(&Settings::readTimeoutMs, 100, 600000)}},
         {"socket-group", {"GROUP  group that may connect to the unix socket (nginx's)", text(&Settings::socketGroup)}},
         {"workers", {"N  worker processes (default 2 x cores, at most 256)", number(&Settings::workers, 1, kMaxWorkers)}},
         {"python", {"PATH  interpreter (default /usr/bin/python3)", text(&Settings::python)}},
@@ -168,6 +172,7 @@ Result<Settings> parseSettings(const std::vector<std::string>& args) {
         static_cast<uint64_t>(s.gid) + static_cast<uint64_t>(s.workers) > 4294967295ull) {
         return makeError(ErrorKind::kConfig, "--uid/--gid + --workers must stay below 4294967295", "uid");
     }
+    if (auto peers = http::PeerList::parse(s.allowFrom); !peers) return peers.error();
     if (s.timeoutMs > s.maxTimeoutMs) {
         return makeError(ErrorKind::kConfig, "--timeout-ms must not exceed --max-timeout-ms", "timeout-ms");
     }

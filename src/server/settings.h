@@ -14,6 +14,8 @@ namespace pyexec::server {
 struct Settings {
     std::string listen = "/run/pyexecd/pyexecd.sock";  // unix socket path or HOST:PORT
     std::string socketGroup;                            // group allowed to connect (nginx's)
+    std::string allowFrom;        // TCP peers served (http/peers.h); empty: loopback only
+    int readTimeoutMs = 10000;    // a request's FastCGI head and body must arrive within this
     int workers = 0;                                    // 0: 2 × cores
     std::string python = "/usr/bin/python3";
     std::string seccompProfile;                         // default: seccomp-profiles/python.json

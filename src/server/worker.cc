@@ -46,6 +46,10 @@ http::Response handleRun(Engine& engine, const http::Request& req, protocol::Req
     if (req.bodyTooLarge) {
         return simpleError(413, "payload_too_large", "the request body is larger than 2 MiB", req.requestId);
     }
+    if (req.bodyIncomplete) {
+        return simpleError(400, "invalid_request", "the request body did not arrive in full within the read timeout",
+                           req.requestId);
+    }
     // nginx stamps the request ($msec); a wait of a minute or more is a clock
     // that disagrees with nginx's (another host), not a queue.
     int limit = engine.settings().queueTimeoutMs;
@@ -142,7 +146,10 @@ void workerMain(Engine& engine, int listenFd, SharedState* shared, int slot) {
     sigprocmask(SIG_SETMASK, &all, nullptr);
     engine.useSlot(slot);  // before the zygote: it takes the sandbox settings once
     engine.startWarm(listenFd, 0);
-    http::Server server(listenFd);
+    // Settings were checked at start-up, so the list parses.
+    http::ServerPolicy policy{http::PeerList::parse(engine.settings().allowFrom).value(),
+                              engine.settings().readTimeoutMs};
+    http::Server server(listenFd, std::move(policy));
     http::Request req;
     while (!gStop) {
         prepareWhileIdle(engine, listenFd);

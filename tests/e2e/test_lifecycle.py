@@ -5,6 +5,7 @@ import glob
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -13,6 +14,7 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import fastcgi  # noqa: E402
 import procfs  # noqa: E402
 from service import BUILD, PYEXECD, ROOT, Service, free_port  # noqa: E402
 
@@ -270,6 +272,68 @@ class Lifecycle(unittest.TestCase):
         try:
             status, r = svc.run("print('over tcp')")
             self.assertEqual((status, r["stdout"]), (200, "over tcp\n"))
+        finally:
+            svc.stop()
+
+    def test_tcp_peers_not_on_the_allow_list_are_refused(self):
+        """nginx connects from 127.0.0.1, which --allow-from leaves out: pyexecd
+        closes the connection unread and nginx answers 502."""
+        svc = Service(workers=1, tcp=True, mode="cold", extra_args=["--allow-from", "10.9.8.7/32"])
+        try:
+            status, headers, data = svc.request("POST", "/run", {"code": "print(1)"})
+            self.assertEqual(status, 502, data)
+            self.assertEqual(json.loads(data)["error"]["code"], "executor_unavailable")
+        finally:
+            svc.stop()
+
+    def connect_fastcgi(self, svc):
+        host, port = svc.socket.rsplit(":", 1)
+        sock = socket.create_connection((host, int(port)), timeout=15)
+        return sock
+
+    def test_an_idle_fastcgi_peer_does_not_pin_the_worker(self):
+        """A peer that connects and sends nothing holds the only worker for
+        the read timeout at most."""
+        svc = Service(workers=1, tcp=True, extra_args=["--read-timeout-ms", "500"])
+        try:
+            idle = self.connect_fastcgi(svc)
+            idle.sendall(fastcgi.head(length=100))  # and then no body
+            time.sleep(0.2)
+            t0 = time.time()
+            status, r = svc.run("print('after')")
+            self.assertEqual((status, r["stdout"]), (200, "after\n"))
+            self.assertLess(time.time() - t0, 10)
+            answer = fastcgi.read_response(idle)
+            self.assertEqual(answer and answer[0], 400, answer)  # "did not arrive in full"
+            idle.close()
+        finally:
+            svc.stop()
+
+    def test_a_body_past_the_cap_is_not_read_on(self):
+        """A peer that sends body without end straight to pyexecd (nginx stops
+        at 2 MiB itself): the worker stops reading at the cap and answers 413
+        instead of reading on for as long as the peer sends."""
+        import threading
+        svc = Service(workers=1, tcp=True)
+        try:
+            sock = self.connect_fastcgi(svc)
+            sock.sendall(fastcgi.head(length=1 << 40))
+            chunk = fastcgi.record(fastcgi.STDIN, b"x" * 65535)
+
+            def flood():
+                try:
+                    for _ in range(100000):  # 6.5 GB: far more than anyone reads
+                        sock.sendall(chunk)
+                except OSError:
+                    pass
+            sender = threading.Thread(target=flood, daemon=True)
+            sender.start()
+            answer = fastcgi.read_response(sock)
+            sock.close()
+            self.assertIsNotNone(answer, "no answer while the peer kept sending")
+            self.assertEqual(answer[0], 413, answer)
+            status, r = svc.run("print('next')")
+            self.assertEqual((status, r["stdout"]), (200, "next\n"))
         finally:
             svc.stop()
 
