@@ -2,6 +2,7 @@
 #   make run    installs what is missing, builds, serves on 127.0.0.1:$(PORT)
 #   make test   installs, builds, runs every suite; ends with "N passed, N failed"
 #   make bench  latency benchmarks through nginx
+#   make fuzz   libFuzzer on the parsers, FUZZ_SECONDS (180) each; corpora in tests/fuzz
 
 PORT     ?= 8080
 BUILD    ?= build
@@ -68,7 +69,8 @@ run: build
 unit: build
 	$(BUILD)/unit_tests
 
-test: build
+# The fuzz harnesses too: the suite replays their corpora.
+test: build fuzz-build
 	PYTHON=$(PYTHON) BUILD=$(BUILD) tests/run_all.sh
 
 bench: build
@@ -83,5 +85,7 @@ sanitize: deps
 
 clean:
 	rm -rf $(BUILD)
+
+include tests/fuzz/fuzz.mk
 
 -include $(OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BUILD)/src/main.d
