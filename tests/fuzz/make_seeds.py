@@ -78,6 +78,7 @@ def request_seeds():
     w("args-no-function", body("", [{"type": "function_call", "args": [1], "expected": "1"}]))
     w("unicode", body("s = '\u00e9\u4e2d\U0001f600'\nprint(s)", [{"type": "output", "expected": "\u00e9"}]))
     w("lone-surrogate", '{"code": "x = \'\\ud800\'", "tests": [{"type": "output", "expected": "\\udfff"}]}')
+    w("lone-low-surrogate", '{"code": "x = \'\\ude00\'", "stdin": "\\udfff"}')  # found by fuzzing
     w("escaped-nul", '{"code": "x\\u0000y"}')
     w("raw-nul", b'{"code": "x"}\x00{"code": 1}')
     w("raw-nul-in-string", b'{"code": "x\x00y"}')
