@@ -4,6 +4,7 @@
 #   make bench  latency benchmarks through nginx
 #   make install  the binary, seccomp profile, nginx site and systemd unit
 #               (PREFIX=/usr/local, DESTDIR honoured)
+#   make fuzz   libFuzzer on the parsers, FUZZ_SECONDS (180) each; corpora in tests/fuzz
 
 PORT     ?= 8080
 BUILD    ?= build
@@ -98,7 +99,8 @@ uninstall:
 unit: build
 	$(BUILD)/unit_tests
 
-test: build
+# The fuzz harnesses too: the suite replays their corpora.
+test: build fuzz-build
 	PYTHON=$(PYTHON) BUILD=$(BUILD) tests/run_all.sh
 
 bench: build
@@ -113,5 +115,7 @@ sanitize: deps
 
 clean:
 	rm -rf $(BUILD)
+
+include tests/fuzz/fuzz.mk
 
 -include $(OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BUILD)/src/main.d

@@ -55,8 +55,11 @@ public:
         return add(std::move(v));
     }
     bool RawNumber(const char* s, rj::SizeType n, bool) { return addText(JsonValue::Kind::kNumber, s, n); }
-    bool String(const char* s, rj::SizeType n, bool) { return addText(JsonValue::Kind::kString, s, n); }
+    bool String(const char* s, rj::SizeType n, bool) {
+        return isUtf8(s, n) && addText(JsonValue::Kind::kString, s, n);
+    }
     bool Key(const char* s, rj::SizeType n, bool) {
+        if (!isUtf8(s, n)) return false;
         key_.assign(s, n);
         return true;
     }
@@ -67,6 +70,7 @@ public:
 
     bool tooDeep() const { return tooDeep_; }
     bool tooMany() const { return tooMany_; }
+    bool loneSurrogate() const { return loneSurrogate_; }
     JsonValue takeRoot() { return std::move(root_); }
 
 private:
@@ -75,6 +79,13 @@ private:
         std::string key;  // the key this container will be stored under in its parent
     };
 
+    // The reader checks raw bytes and pairs a \uD800-\uDBFF escape with its
+    // partner, but RapidJSON 1.1.0 turns a lone \uDC00-\uDFFF escape into
+    // the bytes of a surrogate, which are not UTF-8.
+    bool isUtf8(const char* s, rj::SizeType n) {
+        loneSurrogate_ = !isValidUtf8(std::string_view(s, n));
+        return !loneSurrogate_;
+    }
     bool addText(JsonValue::Kind kind, const char* s, rj::SizeType n) {
         JsonValue v;
         v.kind = kind;
@@ -125,6 +136,7 @@ private:
     size_t* nodesLeft_;
     bool tooDeep_ = false;
     bool tooMany_ = false;
+    bool loneSurrogate_ = false;
     std::vector<Frame> stack_;
     std::string key_;
     JsonValue root_;
@@ -164,6 +176,11 @@ Result<JsonValue> parseJson(std::string_view text, size_t maxDepth, size_t* node
         return makeError(ErrorKind::kInvalidRequest,
                          "is nested deeper than " + std::to_string(maxDepth) + " levels (at byte offset " +
                              std::to_string(reader.GetErrorOffset()) + ")");
+    }
+    if (builder.loneSurrogate()) {
+        return makeError(ErrorKind::kInvalidJson,
+                         "Lone surrogate escape (\\uDC00-\\uDFFF) in the string before byte offset " +
+                             std::to_string(reader.GetErrorOffset()));
     }
     if (!ok) {
         std::string reason = rj::GetParseError_En(ok.Code());

@@ -85,7 +85,10 @@ public:
         bool isEvent = event != nullptr && event->isString();
         if (!obs_->finished) {
             if (!isEvent || event->text != "finished") return tamper();
+            // A `finished` the harness cannot have written is the program's:
+            // kept unset, it would let a second `finished` in.
             obs_->finished = readFinished(record);
+            if (!obs_->finished) return tamper();
             return;
         }
         if (isEvent && event->text == "end") {

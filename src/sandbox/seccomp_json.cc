@@ -290,6 +290,11 @@ std::optional<KernelVersion> parseKernelVersion(std::string_view text) {
 }
 
 Result<SeccompProfile> parseSeccompProfile(std::string_view json) {
+    // RapidJSON takes a NUL byte for the end of the input: `{...}\0junk`
+    // would parse as `{...}`. JSON text never holds a raw NUL.
+    if (size_t nul = json.find('\0'); nul != std::string_view::npos) {
+        return fieldError("", "not valid JSON: raw NUL byte at offset " + std::to_string(nul));
+    }
     rapidjson::Document doc;
     doc.Parse<rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag>(json.data(),
                                                                                       json.size());

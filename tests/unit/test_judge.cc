@@ -601,6 +601,18 @@ TEST(Judge, ForgedSyntaxErrorIsNotBelieved) {
     checkVerdict(judgeTests(request, finishedRun("", records))[0], false, "null", kTampered);
 }
 
+// Found by tests/fuzz/fuzz_records: a `finished` line the harness cannot have
+// written (no syntaxError) was skipped rather than taken as tampering, so the
+// harness's own `finished` after it was accepted as the first.
+TEST(Judge, MalformedFinishedBeforeTheHarnessMeansTampered) {
+    for (const char* forged : {R"J({"event": "finished"})J", R"J({"event": "finished", "syntaxError": 1})J",
+                               R"J({"event": "finished", "syntaxError": false, "error": 5})J"}) {
+        std::string records = std::string(forged) + "\n" + kFinished + kRecord5 + kEnd;
+        checkVerdict(judgeOne(kX5, "", records), false, "null", kTampered);
+        CHECK_FALSE(harnessExitCode(records, requestWith(kX5)));
+    }
+}
+
 TEST(Judge, MalformedRecordMeansTampered) {
     for (const char* bad : {R"J({"i": 0})J", R"J({"i": 0, "exists": "yes"})J", R"J({"i": 0, "exists": true, "value": 5})J",
                             R"J({"i": 0, "exists": true, "type": 5, "value": 5})J", R"J({"i": 0, "ok": true, "value": 5})J"}) {

@@ -256,6 +256,16 @@ TEST(Request, LoneSurrogateEscapeIsInvalidJson) {
     expectRejected(R"J({"code": "\ud800"})J", ErrorKind::kInvalidJson, "", "surrogate");
 }
 
+// Found by tests/fuzz/fuzz_request: RapidJSON 1.1.0 pairs a high surrogate
+// escape with its partner but let a lone low one (\uDC00-\uDFFF) through as
+// the three bytes of a surrogate, which are not UTF-8.
+TEST(Request, LoneLowSurrogateEscapeIsInvalidJson) {
+    expectRejected(R"J({"code": "x = '\ude00'"})J", ErrorKind::kInvalidJson, "", "surrogate");
+    expectRejected(R"J({"code": "x", "stdin": "\udfff"})J", ErrorKind::kInvalidJson, "", "before byte offset 31");
+    expectRejected(R"J({"code": "x", "\udc00": 1})J", ErrorKind::kInvalidJson, "", "surrogate");
+    CHECK(parse(R"J({"code": "x = '\ud83d\ude00'"})J").ok());  // a pair is fine
+}
+
 TEST(Request, RawNulByteIsInvalidJson) {
     std::string body = R"J({"code": "x"})J";
     body.push_back('\0');

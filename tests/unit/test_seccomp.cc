@@ -190,6 +190,14 @@ TEST_GROUP(SeccompJson){};
 
 TEST(SeccompJson, NotJson) { expectError("{\"defaultAction\": ", "", "not valid JSON"); }
 
+// Found by tests/fuzz/fuzz_seccomp: RapidJSON reads a NUL byte as the end of
+// the input, so a profile followed by "\0" and anything was accepted.
+TEST(SeccompJson, RawNulByteIsNotJson) {
+    expectError(std::string("{\"defaultAction\": \"SCMP_ACT_ALLOW\"}\0{\"x\": 1}", 44), "",
+                "raw NUL byte at offset 35");
+    expectError(std::string("{\"defaultAction\": \"SCMP_ACT_\0ALLOW\"}", 36), "", "not valid JSON");
+}
+
 TEST(SeccompJson, NotAnObject) { expectError("[1, 2]", "", "must be a JSON object"); }
 
 TEST(SeccompJson, DeepNestingIsRejectedNotRecursed) {
