@@ -29,6 +29,7 @@ import json
 import os
 import signal
 import time
+import unittest
 
 import attack
 from attack import PRELUDE, Service, all_pids, descendants, is_sandbox_init, sandbox_processes, unique
@@ -40,6 +41,10 @@ VICTIM_WAIT_S = 8  # how long the victim waits to be released before it goes on
 HTTP_SLACK_S = 10  # beyond a run's own limit, for nginx and the service's teardown
 HEALTH_BOUND_S = 15  # generous: a healthy /health answers in well under a second
 HOLD_S = 2.5  # how long an attack that holds a resource keeps it
+SYSCALLS = {  # the raw syscalls attacks make through ctypes
+    "x86_64": {"clone": 56, "sched_setattr": 314, "ioprio_set": 251, "pidfd_open": 434, "pidfd_send_signal": 424},
+    "aarch64": {"clone": 220, "sched_setattr": 274, "ioprio_set": 30, "pidfd_open": 434, "pidfd_send_signal": 424},
+}.get(os.uname().machine, {})
 
 
 def literals(**values):
@@ -467,3 +472,18 @@ def _health(svc):
     if status != 200 or body.get("status") != "healthy":
         return [f"/health answered {status} {body.get('status')} {body.get('checks')}"]
     return []
+
+
+class Crossrun(unittest.TestCase):
+    def beside(self, code, reports=True, **kw):
+        """The Outcome of code beside a victim; fails the case when anything
+        crossed over, or when an attack that should live to report did not
+        (it failed before it did what it means to: that would prove nothing)."""
+        out = beside_a_victim(watched_service(), code, **kw)
+        if out.problems:
+            self.fail(out.describe())
+        if reports and out.report is None:
+            self.fail("the attack did not get to its end: " + out.describe())
+        if os.environ.get("PYEXEC_TEST_VERBOSE"):
+            print(f"\n    {self.id()}: {json.dumps(out.report)[:300]}")
+        return out
