@@ -8,12 +8,18 @@ test_crossrun_host.py, has what runs share through the host: per-user kernel
 quotas, the disk, the host's identity."""
 import errno
 import os
+import subprocess
 import sys
+import tempfile
+import threading
+import time
+import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import beside  # noqa: E402
 from beside import SYSCALLS, Crossrun, literals, program_of  # noqa: E402
-from procfs import all_pids, same_pid_namespace, status_field  # noqa: E402
+from procfs import all_pids, read, same_pid_namespace, status_field  # noqa: E402
+from service import MODE, PYEXECD  # noqa: E402
 
 
 def tearDownModule():
@@ -288,6 +294,71 @@ if child == 0:  # a child that dies with its parent, whose parent exits at once
 _os.waitpid(child, 0)
 report(got)
 ''')
+
+
+class CommandLine(unittest.TestCase):
+    """`pyexecd run` is the service for one program: what the program does
+    to its group or session stays in its sandbox there too. pyexecd leads a
+    session of its own here, as in a container's entrypoint."""
+
+    def run_one(self, code, while_running=None):
+        """(exit code, stdout, what while_running(pid) returned); fails the
+        case if the run leaves cgroups behind (they are removed anyway)."""
+        base = str(beside.unused_id_base())
+        with tempfile.NamedTemporaryFile("w", suffix=".py") as f:
+            f.write(code)
+            f.flush()
+            proc = subprocess.Popen([PYEXECD, "run", f.name, "--mode", MODE, "--uid", base, "--gid", base],
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+            seen = []
+            if while_running:
+                watcher = threading.Thread(target=lambda: seen.append(while_running(proc.pid)))
+                watcher.start()
+            try:
+                out, err = proc.communicate(timeout=60)
+            finally:
+                if while_running:
+                    watcher.join()
+                left = [d for d, _, _ in os.walk("/sys/fs/cgroup") if os.path.basename(d) == f"pyexec-{proc.pid}"]
+                beside._remove_cgroups(proc.pid)
+        self.assertEqual(left, [], f"pyexecd run (exit {proc.returncode}) left its cgroups; stderr {err[-500:]!r}")
+        return proc.returncode, out, seen[0] if seen else None
+
+    def test_run_outlives_an_orphaned_group(self):
+        code, out, _ = self.run_one('''
+import os, signal
+child = os.fork()
+if child == 0:
+    os.kill(os.getpid(), signal.SIGSTOP)
+    os._exit(0)
+os.waitpid(child, os.WUNTRACED)
+try:
+    os.setpgid(0, 0)
+except OSError:
+    pass
+print("left the group")
+''')
+        self.assertEqual((code, out), (0, b"left the group\n"))
+
+    def test_run_keeps_its_autogroup_nice(self):
+        def autogroup_while_running(pid):  # until it exits (a warm start imports pandas first)
+            lines, deadline = [], time.time() + 60
+            while os.path.exists(f"/proc/{pid}") and time.time() < deadline and "nice 19" not in lines[-1:]:
+                lines.append((read(f"/proc/{pid}/autogroup") or "").strip())
+                time.sleep(0.03)
+            return sorted(set(line for line in lines if line))
+        code, out, seen = self.run_one('''
+import time
+try:
+    open("/proc/self/autogroup", "w").write("19")
+except OSError:
+    pass
+time.sleep(1.5)
+print("done")
+''', autogroup_while_running)
+        self.assertEqual((code, out), (0, b"done\n"))
+        self.assertTrue(seen and all(line.endswith(" nice 0") for line in seen),
+                        f"pyexecd run's autogroup: {seen}")
 
 
 if __name__ == "__main__":
