@@ -25,8 +25,14 @@ MODE = os.environ.get("PYEXEC_TEST_MODE", "warm")  # run_all.sh runs suites in b
 
 
 class Service:
-    def __init__(self, workers=2, extra_args=(), rate_limit=False, mode=None, tcp=False, binary=PYEXECD, cwd=None):
-        """binary and cwd: another pyexecd (an installed one), started from another folder."""
+    def __init__(self, workers=2, extra_args=(), rate_limit=False, mode=None, tcp=False, binary=PYEXECD, cwd=None,
+                 own_session=False):
+        """binary and cwd: another pyexecd (an installed one), started from another folder.
+        own_session: pyexecd leads a session of its own, as under systemd
+        or as a container's entrypoint: its process group can then be
+        orphaned, as in production, and what an attack does to that group or
+        to the session's autogroup (the kernel's SIGHUP to an orphaned group
+        needs no permission) cannot reach the test runner."""
         self.mode = mode or MODE
         self.port = free_port()
         self.state = tempfile.mkdtemp(prefix="pyexec-test-", dir="/run")
@@ -43,8 +49,8 @@ class Service:
         self.pyexecd = subprocess.Popen(
             [binary, "serve", "--listen", self.socket, "--socket-group", group, "--state-dir", self.state,
              "--workers", str(workers), "--mode", self.mode, *extra_args],
-            stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, "PYEXEC_TEST_SECRET": "s3cr3t-do-not-leak"},
-            cwd=cwd)
+            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=own_session,
+            env={**os.environ, "PYEXEC_TEST_SECRET": "s3cr3t-do-not-leak"}, cwd=cwd)
         self.nginx = None
         try:
             self._wait(self._listening, "pyexecd socket")
