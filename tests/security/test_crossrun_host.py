@@ -200,6 +200,8 @@ report({"hostname": socket.gethostname(), "nodename": _os.uname().nodename,
             fields = line.split(" - ")[0].split()
             mounts.append((fields[4], fields[5].split(",")))
         for path in self.READ_ONLY:
+            if not os.path.exists(path):
+                continue  # this kernel has no such file: nothing to write to
             covering = max((m for m in mounts if path == m[0] or path.startswith(m[0].rstrip("/") + "/")),
                            key=lambda m: len(m[0]))
             self.assertIn("ro", covering[1], f"{path} is on {covering[0]} mounted {','.join(covering[1])}")
@@ -266,8 +268,39 @@ report({"sequential": rate(1 << 20, 1.2, False), "random": rate(4096, 1.2, True)
         self.assertLessEqual(seq_bps, limits["ioReadBps"] * self.TOLERANCE, out.report)
         self.assertLessEqual(rand_iops, limits["ioReadIops"] * self.TOLERANCE, out.report)
 
+    @staticmethod
+    def flushes_of_disk_behind(path):
+        """Cache flushes the host's disk holding `path` has completed
+        (/sys/block/<disk>/stat, field 15), or None where it does not say."""
+        st = os.stat(path)
+        real = os.path.realpath(f"/sys/dev/block/{os.major(st.st_dev)}:{os.minor(st.st_dev)}")
+        if os.path.exists(os.path.join(real, "partition")):
+            real = os.path.dirname(real)
+        fields = (read(os.path.join(real, "stat")) or "").split()
+        return int(fields[14]) if len(fields) >= 17 else None
+
     def test_fsync_loop(self):
+        """Judged on the host: the cache flushes its disk completed while the
+        run called fsync on read-only files as fast as it could (each one a
+        flush, 9-10k a second, before flushes were made no-ops)."""
         limits = self.limits()
+        before = self.flushes_of_disk_behind("/usr")
+        if before is None:
+            self.skipTest("the disk behind /usr does not count its flushes (no /sys/block/<disk>/stat field 15)")
+        # Whether an fsync here reaches the disk as a flush at all: 50 from
+        # the host itself. Where they do not (no volatile write cache), no run
+        # can flush it either, and this check could not fail.
+        fd = os.open("/usr/lib", os.O_RDONLY)
+        try:
+            for _ in range(50):
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        calibration = self.flushes_of_disk_behind("/usr") - before
+        if calibration < 25:
+            self.skipTest(f"50 fsyncs on the host made {calibration} disk flushes: this disk does not flush "
+                          "per fsync, so a run's fsyncs cannot reach it either")
+        before = self.flushes_of_disk_behind("/usr")
         out = self.beside(r'''
 import time
 targets = ["/usr", "/usr/lib", "/usr/bin"] + ["/usr/lib/" + n for n in sorted(_os.listdir("/usr/lib"))[:40]]
@@ -287,7 +320,11 @@ while time.monotonic() - t0 < 2:
         n += 1
 report({"fsyncs per second": n / (time.monotonic() - t0)})
 ''', timeout_ms=6000)
-        self.assertLessEqual(out.report["fsyncs per second"], limits["ioWriteIops"] * self.TOLERANCE, out.report)
+        flushes = self.flushes_of_disk_behind("/usr") - before
+        # Two seconds of the run at most its write IOPS, plus what the rest of
+        # the host flushed meanwhile (a few a second on a quiet machine).
+        self.assertLessEqual(flushes, 2 * limits["ioWriteIops"] * self.TOLERANCE + 500,
+                             f"the host's disk flushed {flushes} times beside the run: {out.report}")
 
 
 if __name__ == "__main__":
