@@ -78,13 +78,21 @@ const char* reason(int status) {
 
 }  // namespace
 
+// Non-blocking: every worker polls the shared socket and accepts what it
+// can; the ones that lose the race go back to waiting (and beating).
 Result<UniqueFd> listen(const std::string& spec, const std::string& group) {
-    if (spec.find('/') != std::string::npos) return listenUnix(spec, group);
-    FCGX_Init();
-    int fd = FCGX_OpenSocket(spec.c_str(), 256);
-    if (fd < 0) return listenError("listen on " + spec, errno ? errno : EINVAL);
-    ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-    return UniqueFd(fd);
+    Result<UniqueFd> fd = makeError(ErrorKind::kConfig, "not opened");
+    if (spec.find('/') != std::string::npos) {
+        fd = listenUnix(spec, group);
+    } else {
+        FCGX_Init();
+        int raw = FCGX_OpenSocket(spec.c_str(), 256);
+        if (raw < 0) return listenError("listen on " + spec, errno ? errno : EINVAL);
+        ::fcntl(raw, F_SETFD, FD_CLOEXEC);
+        fd = UniqueFd(raw);
+    }
+    if (fd) ::fcntl(fd.value().get(), F_SETFL, ::fcntl(fd.value().get(), F_GETFL) | O_NONBLOCK);
+    return fd;
 }
 
 std::string newRequestId() {
@@ -144,7 +152,7 @@ bool Server::acceptConnection() {
         int fd = ::accept4(impl_->listenFd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == ECONNABORTED || errno == EPROTO) continue;
-            return false;  // EINTR (shutdown) or a real error: the caller decides
+            return false;  // EAGAIN (taken by another worker), EINTR (shutdown), or an error
         }
         if (!impl_->policy.peers.allows(peer)) {
             ::close(fd);

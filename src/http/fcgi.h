@@ -48,8 +48,9 @@ public:
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
-    // Blocks for the next request; false when accept fails (e.g. interrupted
-    // for shutdown). Connections from peers the policy refuses are closed
+    // Accepts a connection waiting on the (non-blocking) listening socket and
+    // reads its request; false when there is none (another worker took it),
+    // on an interrupted or failed accept. Connections from peers the policy refuses are closed
     // unread; one whose head does not arrive in time is dropped. Reads at
     // most maxBody bytes of body: past it, bodyTooLarge and the rest is never
     // read (the connection closes with the answer); a body that stops

@@ -43,6 +43,8 @@ public:
     // After the answer went out: the last run is torn down and the next
     // sandbox set up (runner.h). Worker, between requests.
     void afterRequest();
+    // Worker, while idle: finishes teardowns that had to wait (runner.h).
+    void idle() { runner_->idle(); }
     // Worker, while idle: true when a sandbox could be prepared now (in warm
     // mode, once the zygote has become ready); then call afterRequest().
     bool wantsPrepare() { return runner_->wantsPrepare(); }

@@ -81,6 +81,7 @@ const std::map<std::string, Option> kOptions = {
         {"allow-host-uids", {"yes|no  start even if a sandbox uid or gid belongs to a host user or group\n"
                              "      (default no: that user's processes could signal or trace the runs)", flag(&Settings::allowHostUids)}},
         {"queue-timeout-ms", {"N  wait for a free worker before 503 overloaded (default 5000; 0: off)", number(&Settings::queueTimeoutMs, 0, 600000)}},
+        {"watchdog-ms", {"N  replace a worker whose heartbeat is older than N ms (default 30000)", number(&Settings::watchdogMs, 2000, 3600000)}},
         {"grace-ms", {"N  shutdown grace for in-flight runs (default 15000)", number(&Settings::graceMs, 0, 600000)}},
         {"cgroup", {"v1|v2  force a cgroup backend (default: detect)", text(&Settings::cgroupBackend)}},
         {"mode", {"warm|cold  warm: runs fork a per-worker interpreter that has numpy and pandas\n"

@@ -42,6 +42,7 @@ struct Settings {
     bool allowHostUids = false;
     int queueTimeoutMs = 5000;   // a request that waited longer for a worker gets 503 overloaded
     int graceMs = 15000;         // shutdown: how long in-flight runs may finish
+    int watchdogMs = 30000;      // a worker silent this long (no heartbeat) is replaced
     std::string cgroupBackend;   // "", "v1", "v2" (tests)
     std::string mode = "warm";        // "warm" (fork a pre-initialised interpreter) or "cold"
     std::string netns = "per-run";  // "per-run" or "shared" (one empty namespace, see engine.cc)

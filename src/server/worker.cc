@@ -10,6 +10,7 @@
 #include <string>
 
 #include "common/clock.h"
+#include "common/heartbeat.h"
 #include "common/log.h"
 #include "http/fcgi.h"
 #include "protocol/observations.h"
@@ -115,15 +116,24 @@ void handleRequest(Engine& engine, http::Server& server, const http::Request& re
     engine.afterRequest();  // the answer is out: tear down, set up the next sandbox
 }
 
-// Before blocking in accept: sets up the next sandbox if there is none. In
-// warm mode that waits for the zygote (a second or two after the worker
-// started), unless a request comes first.
+// Before waiting for a connection: sets up the next sandbox if there is
+// none. In warm mode that waits for the zygote (a second or two after the
+// worker started), unless a request comes first.
 void prepareWhileIdle(Engine& engine, int listenFd) {
     while (!gStop && engine.zygoteStarting()) {
+        heartbeat::beat();
         pollfd p{listenFd, POLLIN, 0};
         if (::poll(&p, 1, 20) != 0) return;  // a request (or an error accept will report)
     }
     if (!gStop && engine.wantsPrepare()) engine.afterRequest();
+}
+
+// Until the shared socket has a connection to accept, beating every second
+// (the socket is non-blocking: another worker may take it first).
+bool waitForConnection(int listenFd) {
+    heartbeat::beat();
+    pollfd p{listenFd, POLLIN, 0};
+    return ::poll(&p, 1, heartbeat::kMaxWaitMs) == 1;
 }
 
 }  // namespace
@@ -144,6 +154,7 @@ void workerMain(Engine& engine, int listenFd, SharedState* shared, int slot) {
     sigset_t all;
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, nullptr);
+    heartbeat::attach(&shared->heartbeatMs[slot]);
     engine.useSlot(slot);  // before the zygote: it takes the sandbox settings once
     engine.startWarm(listenFd, 0);
     // Settings were checked at start-up, so the list parses.
@@ -153,11 +164,9 @@ void workerMain(Engine& engine, int listenFd, SharedState* shared, int slot) {
     http::Request req;
     while (!gStop) {
         prepareWhileIdle(engine, listenFd);
-        if (gStop) break;
-        if (!server.accept(&req, kMaxBody)) {  // interrupted (gStop decides) or a failed accept
-            if (!gStop) ::usleep(10000);
-            continue;
-        }
+        engine.idle();  // teardowns that had to wait
+        if (gStop || !waitForConnection(listenFd)) continue;
+        if (!server.accept(&req, kMaxBody)) continue;  // another worker took it, or it was refused
         shared->busy[slot].store(1);
         handleRequest(engine, server, req, shared);
         shared->busy[slot].store(0);
