@@ -19,6 +19,9 @@ int checkProfileCommand(const std::vector<std::string>& args) {
     if (!p) return std::cerr << "pyexecd: " << p.error().message << "\n", 1;
     std::cout << args[0] << ": ok (" << p.value().ruleCount() << " rules, " << p.value().instructionCount()
               << " BPF instructions)\n";
+    // What was left out (a call this libseccomp does not know is neither
+    // allowed nor denied by its rule: the default action applies to it).
+    for (const std::string& note : p.value().notes()) std::cout << "note: " << note << "\n";
     return 0;
 }
 

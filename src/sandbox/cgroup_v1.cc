@@ -92,9 +92,9 @@ Status RunCgroupV1::applyLimits(const CgroupLimits& limits) {
     if (s.ok()) s = write("memory", "memory.limit_in_bytes", bytes);
     if (s.ok()) {
         // memory+swap = memory: no swap. The file is missing without swap
-        // accounting, and then there is no swap to limit.
+        // accounting: acceptable only where the host has no swap to use.
         s = write("memory", "memory.memsw.limit_in_bytes", bytes);
-        if (!s.ok() && s.error().err == ENOENT) s = okStatus();
+        if (!s.ok() && s.error().err == ENOENT) s = requireNoSwap(file("memory", "memory.memsw.limit_in_bytes"));
     }
     if (s.ok()) (void)write("memory", "memory.swappiness", "0");  // belt and braces; may be refused
     if (s.ok()) s = write("pids", "pids.max", std::to_string(limits.pidsMax));

@@ -79,11 +79,11 @@ Status RunCgroupV2::applyLimits(const CgroupLimits& limits) {
     if (s.ok()) s = write("memory.max", std::to_string(limits.memoryBytes));
     if (s.ok()) {
         s = write("memory.swap.max", "0");
-        // Without swap accounting (swapaccount=0, or no swap configured in
-        // the kernel) there is no file and no swap to limit either.
+        // Without swap accounting (swapaccount=0, or no swap in the kernel)
+        // there is no file: acceptable only where the host has no swap.
         if (!s.ok() && s.error().err == ENOENT) {
-            if (!gSwapWarned.exchange(true)) log::warn(s.error().message + " (no swap accounting)");
-            s = okStatus();
+            s = requireNoSwap(join(dir_, "memory.swap.max"));
+            if (s.ok() && !gSwapWarned.exchange(true)) log::warn("no memory.swap.max (no swap accounting; the host has no swap)");
         }
     }
     // oom.group: the OOM killer takes the whole run, not just the biggest process.

@@ -74,6 +74,7 @@ Result<std::unique_ptr<Engine>> Engine::create(const Settings& settings, Engine*
     auto profile = sandbox::SeccompProgram::loadFile(settings.seccompProfile);
     if (!profile) return profile.error();
     e->seccomp_ = std::move(profile.value());
+    for (const std::string& note : e->seccomp_.notes()) log::warn("seccomp profile: " + note);
     auto& c = e->config_;
     c.uid = settings.uid;
     c.gid = settings.gid;

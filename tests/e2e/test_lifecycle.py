@@ -422,6 +422,26 @@ class StartupRefusals(unittest.TestCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("ok", p.stdout)
 
+    def test_unknown_syscalls_are_named(self):
+        """A call this libseccomp does not know is left out of the filter: check-profile
+        and serve's start-up log say which."""
+        profile = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+        profile.write(open(os.path.join(ROOT, "seccomp-profiles", "python.json")).read().replace(
+            '"getpid",', '"getpid", "no_such_syscall_42",', 1))
+        profile.close()
+        try:
+            p = subprocess.run([PYEXECD, "check-profile", profile.name], capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("note: ", p.stdout)
+            self.assertIn('"no_such_syscall_42" is unknown to this libseccomp', p.stdout)
+            svc = Service(workers=1, mode="cold", extra_args=["--seccomp-profile", profile.name])
+            try:
+                self.assertIn("no_such_syscall_42", svc.logs())
+            finally:
+                svc.stop()
+        finally:
+            os.unlink(profile.name)
+
     def test_cli_run(self):
         state = tempfile.mkdtemp(dir="/run")
         p = subprocess.run([PYEXECD, "run", "-", "--state-dir", state],

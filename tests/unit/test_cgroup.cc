@@ -786,3 +786,23 @@ TEST(CgroupReal, AProcessMovesItselfInThroughJoinFds) {
     for (int fd : {go[0], go[1], done[0], done[1]}) ::close(fd);
     checkRemoved(run);
 }
+
+// A missing swap limit file is fine only where the host has no swap (issue 9:
+// it used to be taken as "no swap" everywhere, failing open).
+TEST_GROUP(CgroupSwap){};
+
+TEST(CgroupSwap, NoSwapOnTheHostIsFine) {
+    CHECK_OK(cg::requireNoSwap("x/memory.swap.max", "MemTotal:  100 kB\nSwapTotal:       0 kB\nSwapFree: 0 kB\n"));
+}
+
+TEST(CgroupSwap, SwapWithoutAccountingFailsClosed) {
+    auto s = cg::requireNoSwap("x/memory.swap.max", "MemTotal: 100 kB\nSwapTotal:  2097148 kB\n");
+    CHECK_FALSE(s.ok());
+    CHECK_CONTAINS("x/memory.swap.max is missing", s.error().message);
+    CHECK_CONTAINS("swapaccount=1", s.error().message);
+    CHECK_EQUAL(static_cast<int>(pyexec::ErrorKind::kSandboxUnavailable), static_cast<int>(s.error().kind));
+}
+
+TEST(CgroupSwap, AnUnreadableAnswerFailsClosedToo) {
+    CHECK_FALSE(cg::requireNoSwap("f", "MemTotal: 100 kB\n").ok());
+}
