@@ -105,6 +105,7 @@ test: build fuzz-build
 
 bench: build
 	PYTHON=$(PYTHON) BUILD=$(BUILD) $(PYTHON) tests/bench/bench.py
+	PYTHON=$(PYTHON) BUILD=$(BUILD) $(PYTHON) tests/bench/io_flood.py
 
 # The unit suite under AddressSanitizer and UndefinedBehaviorSanitizer.
 sanitize: deps
