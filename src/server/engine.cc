@@ -245,6 +245,19 @@ std::string Engine::currentMode() { return zygote_ && zygote_->ready() ? "warm" 
 void Engine::useSlot(int slot) {
     config_.uid = settings_.uid + static_cast<unsigned>(slot);
     config_.gid = settings_.gid + static_cast<unsigned>(slot);
+    // One empty network namespace for this worker's runs, which never
+    // overlap: the next sandbox is set up only once the last one's cgroup is
+    // empty, and with every process gone no socket is left (nothing else can
+    // outlive them there: no address, route or netlink socket can be made).
+    if (netnsMode_ == "per-worker") {
+        auto ns = sandbox::createEmptyNetns();
+        if (!ns) {
+            log::error("per-worker network namespace: " + ns.error().message + "; a new one per run instead");
+            return;
+        }
+        sharedNetns_ = std::move(ns.value());
+        config_.sharedNetnsFd = sharedNetns_.get();
+    }
 }
 
 void Engine::cleanUpAfterWorker(pid_t worker) {

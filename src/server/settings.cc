@@ -86,8 +86,9 @@ const std::map<std::string, Option> kOptions = {
         {"cgroup", {"v1|v2  force a cgroup backend (default: detect)", text(&Settings::cgroupBackend)}},
         {"mode", {"warm|cold  warm: runs fork a per-worker interpreter that has numpy and pandas\n"
                   "      imported (default); cold: every run starts /usr/bin/python3", text(&Settings::mode)}},
-        {"netns", {"per-run|shared  a new network namespace per run (default), or one empty namespace\n"
-                   "      for all runs (refused unless the profile stops AF_UNIX rendezvous)", text(&Settings::netns)}},
+        {"netns", {"per-worker|per-run|shared  one empty network namespace per worker, whose runs never\n"
+                   "      overlap (default); a new one per run; or one for all runs (refused unless the\n"
+                   "      profile stops AF_UNIX rendezvous)", text(&Settings::netns)}},
         {"config", {"FILE  read options from FILE (\"name = value\" lines)", text(&Settings::configFile)}},
 };
 
@@ -180,8 +181,8 @@ Result<Settings> parseSettings(const std::vector<std::string>& args) {
     if (s.mode != "warm" && s.mode != "cold") {
         return makeError(ErrorKind::kConfig, "--mode must be warm or cold", "mode");
     }
-    if (s.netns != "shared" && s.netns != "per-run") {
-        return makeError(ErrorKind::kConfig, "--netns must be shared or per-run", "netns");
+    if (s.netns != "shared" && s.netns != "per-run" && s.netns != "per-worker") {
+        return makeError(ErrorKind::kConfig, "--netns must be per-worker, per-run or shared", "netns");
     }
     if (!s.cgroupBackend.empty() && s.cgroupBackend != "v1" && s.cgroupBackend != "v2") {
         return makeError(ErrorKind::kConfig, "--cgroup must be v1 or v2", "cgroup");

@@ -45,7 +45,7 @@ struct Settings {
     int watchdogMs = 30000;      // a worker silent this long (no heartbeat) is replaced
     std::string cgroupBackend;   // "", "v1", "v2" (tests)
     std::string mode = "warm";        // "warm" (fork a pre-initialised interpreter) or "cold"
-    std::string netns = "per-run";  // "per-run" or "shared" (one empty namespace, see engine.cc)
+    std::string netns = "per-worker";  // "per-worker", "per-run" or "shared" (engine.cc)
     std::string configFile;
 };
 

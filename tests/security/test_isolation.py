@@ -156,6 +156,38 @@ report(out)
         finally:
             shared.stop()
 
+    def test_a_reused_network_namespace_holds_nothing_of_the_last_run(self):
+        """By default a worker's runs share one empty network namespace
+        (--netns per-worker): they never overlap, and the next sandbox is set
+        up only once the last run's processes are all gone, with their
+        sockets. Run A leaves a daemon holding AF_UNIX sockets; run B, the
+        same worker's next run, is in the same namespace and finds none."""
+        one = Service(workers=1)
+        try:
+            code_a = r'''
+import os, socket, time
+pair = socket.socketpair()
+d = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        time.sleep(60)  # holds the sockets, if it could outlive the run
+    os._exit(0)
+time.sleep(0.2)
+report({"ns": os.readlink("/proc/self/ns/net"), "unix": open("/proc/net/unix").read().splitlines()[1:]})
+'''
+            code_b = r'''
+import os
+report({"ns": os.readlink("/proc/self/ns/net"), "unix": open("/proc/net/unix").read().splitlines()[1:]})
+'''
+            _, a = run_attack(self, one, code_a)
+            _, b = run_attack(self, one, code_b)
+            self.assertGreaterEqual(len(a["unix"]), 3, a)  # A's own sockets were there
+            self.assertEqual(a["ns"], b["ns"], "not the same namespace: nothing was reused")
+            self.assertEqual(b["unix"], [], "run B found sockets of run A")
+        finally:
+            one.stop()
+
     def unix_channel_attack(self, svc):
         marker = attack.unique("unix-a")
         code_a = literals(MARKER=marker) + r'''

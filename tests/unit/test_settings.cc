@@ -53,7 +53,7 @@ TEST(Settings, DefaultsAreSpecs) {
     CHECK_EQUAL(500u, v.ioWriteIops);
     STRCMP_EQUAL("/usr/bin/python3", v.python.c_str());
     STRCMP_EQUAL("warm", v.mode.c_str());
-    STRCMP_EQUAL("per-run", v.netns.c_str());
+    STRCMP_EQUAL("per-worker", v.netns.c_str());
     CHECK_EQUAL(2 * static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN)), v.workers);
     CHECK(v.seccompProfile.find("python.json") != std::string::npos);
 }
@@ -118,6 +118,6 @@ TEST(Settings, ErrorsNameTheOption) {
     expectError({"--workers"}, "needs a value");
     expectError({"serve"}, "unexpected argument");
     expectError({"--mode", "lukewarm"}, "--mode must be warm or cold");
-    expectError({"--netns", "host"}, "--netns must be shared or per-run");
+    expectError({"--netns", "host"}, "--netns must be per-worker, per-run or shared");
     expectError({"--cgroup", "v3"}, "--cgroup must be v1 or v2");
 }
