@@ -8,7 +8,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import cgroups  # noqa: E402
 from service import Service  # noqa: E402
+from timescale import scaled  # noqa: E402
 
 svc = None
 
@@ -359,35 +361,27 @@ class Resilience(unittest.TestCase):
         self.assertNotIn(before[0], after)
 
     def test_worker_killed_mid_run_leaves_nothing(self):
-        import glob
-
-        def procs(pattern):  # pids in the run cgroups matching pattern, over every hierarchy
-            out = set()
-            for d in glob.glob(pattern, recursive=True):
-                try:
-                    out.update(open(os.path.join(d, "cgroup.procs")).read().split())
-                except OSError:
-                    pass  # removed meanwhile
-            return out
+        def procs(worker):  # pids in the worker's run cgroups (v1: over every hierarchy)
+            return cgroups.pids_in(cgroups.run_cgroups(svc, f"run-{worker}-"))
         # Every worker keeps a prepared sandbox (its init and program) in a run
         # cgroup; the busy one is where the program's child makes a third process.
         code = "import os, time\nif os.fork() == 0:\n    time.sleep(10)\n    os._exit(0)\ntime.sleep(3)"
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             fut = pool.submit(svc.run, code, None, timeoutMs=5000)
             busy = []
-            deadline = time.time() + 10
+            deadline = time.time() + scaled(10)
             while not busy and time.time() < deadline:  # the worker whose run has three processes
                 busy = [p for p in svc.worker_pids()
-                        if len(procs(f"/sys/fs/cgroup/*/**/pyexec-{svc.pyexecd.pid}/run-{p}-*")) >= 3]
+                        if len(procs(p)) >= 3]
                 time.sleep(0.05)
             self.assertTrue(busy, "no busy run cgroup appeared")
             os.kill(busy[0], signal.SIGKILL)
-            status, headers, data = fut.result(timeout=30)[0], None, None
+            status, headers, data = fut.result(timeout=scaled(30))[0], None, None
         self.assertEqual(status, 502)  # nginx: the executor went away mid-request
-        deadline = time.time() + 10
+        deadline = time.time() + scaled(10)
         left = ["?"]
         while left and time.time() < deadline:
-            left = glob.glob(f"/sys/fs/cgroup/*/**/pyexec-{svc.pyexecd.pid}/run-{busy[0]}-*", recursive=True)
+            left = cgroups.run_cgroups(svc, f"run-{busy[0]}-")
             time.sleep(0.1)
         self.assertEqual(left, [], "the dead worker's run cgroup was not removed")
         self.assertEqual(svc.run("print('ok')")[1]["stdout"], "ok\n")

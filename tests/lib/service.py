@@ -10,6 +10,8 @@ import subprocess
 import tempfile
 import time
 
+from timescale import scaled
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.path.abspath(os.environ.get("BUILD", os.path.join(ROOT, "build")))
 PYEXECD = os.path.join(BUILD, "pyexecd")
@@ -50,7 +52,7 @@ class Service:
                                            "-e", "stderr"], stdout=self.log, stderr=subprocess.STDOUT)
             self._wait(self._port_open, "nginx port")
             if self.mode == "warm":  # let the workers' zygotes finish importing pandas
-                self._wait(self._warm, "warm mode", seconds=60)
+                self._wait(self._warm, "warm mode", seconds=scaled(60))
         except Exception:
             self.stop()
             raise
@@ -79,7 +81,8 @@ class Service:
         except OSError:
             return False
 
-    def _wait(self, ready, what, seconds=20):
+    def _wait(self, ready, what, seconds=None):
+        seconds = seconds or scaled(20)
         deadline = time.time() + seconds
         while time.time() < deadline:
             if ready():
@@ -99,13 +102,13 @@ class Service:
         """The log once it matches the regex pattern (a request's log line is
         written just after its answer), or as it is after `seconds`."""
         import re
-        deadline = time.time() + seconds
+        deadline = time.time() + scaled(seconds)
         while not re.search(pattern, self.logs()) and time.time() < deadline:
             time.sleep(0.05)
         return self.logs()
 
     def request(self, method, path, body=None, headers=None, timeout=60):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=scaled(timeout))
         if isinstance(body, (dict, list)):
             body = json.dumps(body)
         if isinstance(body, str):
@@ -134,7 +137,7 @@ class Service:
                 proc.send_signal(signal.SIGTERM)
         for proc in procs:
             try:
-                proc.wait(timeout=30)
+                proc.wait(timeout=scaled(30))
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()

@@ -15,6 +15,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from procfs import all_pids, is_sandbox_init, is_waiting_for_input, same_pid_namespace  # noqa: E402
 from procfs import read as _read, status_field as _status_field  # noqa: E402
 from service import Service  # noqa: E402,F401
+import cgroups  # noqa: E402
+from timescale import scaled  # noqa: E402
 
 MARK = "@@ATTACK@@"
 SANDBOX_UID = 1000
@@ -100,22 +102,14 @@ def processes_with(marker):
 
 
 def run_cgroups(svc):
-    """run-* cgroup folders of our pyexecd, in every hierarchy (v1 or v2)."""
-    tag = f"pyexec-{svc.pyexecd.pid}"
-    out = []
-    for dirpath, dirnames, _ in os.walk("/sys/fs/cgroup"):
-        if os.path.basename(dirpath) == tag:
-            out.extend(os.path.join(dirpath, d) for d in dirnames if d.startswith("run-"))
-            dirnames[:] = []
-    return out
+    """run-* cgroup folders of our pyexecd, found through the backend it uses
+    (v2: one folder per run; v1: one per run in each hierarchy)."""
+    return cgroups.run_cgroups(svc)
 
 
 def cgroup_pids(dirs):
     """Host pids in a run cgroup (the union over its v1 hierarchies)."""
-    out = set()
-    for d in dirs:
-        out.update(int(p) for p in (_read(os.path.join(d, "cgroup.procs")) or "").split())
-    return out
+    return cgroups.pids_in(dirs)
 
 
 def leftovers(svc):
@@ -175,7 +169,7 @@ def state_files(svc):
 
 def settled(fn, seconds=3.0, step=0.05):
     """fn()'s value once it is empty/false, or its last value after `seconds`."""
-    deadline = time.time() + seconds
+    deadline = time.time() + scaled(seconds)
     while True:
         value = fn()
         if not value or time.time() >= deadline:
