@@ -2,12 +2,13 @@
 # Stage 2 of the cgroup v2 guest, pid 1 on the overlaid host root (see
 # tests/cgroup_v2/run.sh). Mounts what a booted system has (proc, sysfs,
 # cgroup2 as systemd mounts it, tmpfs /run and /tmp, loopback up), delegates
-# cpu, memory and pids from the root cgroup, measures the time scale, runs
-# each suite of OUT/plan in a cgroup of its own, and powers off.
+# cpu, memory and pids from the root cgroup, runs each suite of OUT/plan in
+# a cgroup of its own with the time scale measured just before, and powers off.
 #
 #   guest.sh OUT      OUT: the host's result folder, shared read-write
 # OUT/plan: one "NAME MODE SCRIPT" line per suite; OUT/host-calibration:
-# the host's figure. Writes OUT/NAME.log per suite, OUT/scale, OUT/done.
+# the host's figure. Writes OUT/NAME.log per suite, OUT/scale (NAME SCALE
+# lines), OUT/done.
 set -u
 out=$1
 repo=$(cd "$(dirname "$0")/../.." && pwd)
@@ -39,16 +40,16 @@ say "root controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
 # are enabled from the root down, and each suite gets a cgroup of its own.
 echo "+cpu +memory +pids" > /sys/fs/cgroup/cgroup.subtree_control || { say "cannot enable controllers"; halt; }
 
-scale=$(/usr/bin/python3 tests/cgroup_v2/calibrate.py --scale "$(cat "$out/host-calibration")")
-echo "$scale" > "$out/scale"
-export PYEXEC_TIME_SCALE=$scale
-say "time scale $scale"
-
 while read -r name mode script; do
     [ -n "$name" ] || continue
     cg=/sys/fs/cgroup/suite-$name
     mkdir "$cg"
-    say "suite $name ($mode): $script"
+    # Measured again for each suite: the host is shared, and its load (so
+    # the guest's speed) changes during a run of many minutes.
+    scale=$(/usr/bin/python3 tests/cgroup_v2/calibrate.py --scale "$(cat "$out/host-calibration")")
+    echo "$name $scale" >> "$out/scale"
+    export PYEXEC_TIME_SCALE=$scale
+    say "suite $name ($mode, time scale $scale): $script"
     start=$(date +%s)
     (
         echo 0 > "$cg/cgroup.procs"

@@ -154,7 +154,7 @@ echo "cgroup-v2: booting $(basename "$vmlinuz") under $accel (host calibration $
 start=$(date +%s)
 boot "$accel" "$timeout_s" "" 2>&1 | tee "$out/console.log" | grep --line-buffered '^pyexec-guest:'
 rc=${PIPESTATUS[0]}
-echo "cgroup-v2: guest ran $(($(date +%s) - start)) s (qemu exit $rc), time scale $(cat "$out/scale" 2>/dev/null || echo '?')"
+echo "cgroup-v2: guest ran $(($(date +%s) - start)) s (qemu exit $rc), time scales: $(tr "\n" " " < "$out/scale" 2>/dev/null)"
 
 # ---- 6. results ------------------------------------------------------------
 passed=0 failed=0 skipped=0

@@ -82,6 +82,7 @@ class Kernel(unittest.TestCase):
 class Layout(unittest.TestCase):
     def test_pyexecd_subtree(self):
         own = cgroup_path(svc.pyexecd.pid)
+        self.assertEqual(own, os.path.normpath("/sys/fs/cgroup" + svc.cgroup_at_start.strip()[3:]))
         self.assertEqual(os.path.basename(own), "daemon", "pyexecd did not move into P/daemon")
         parent = os.path.dirname(own)
         self.assertEqual(read(os.path.join(parent, "cgroup.procs")), "", "P still holds processes")
@@ -107,15 +108,6 @@ class Layout(unittest.TestCase):
                 continue  # exited meanwhile
             self.assertEqual(os.path.dirname(where), runs, f"sandbox process {pid} is in {where}")
             self.assertTrue(os.path.basename(where).startswith("run-"), where)
-
-    def test_subtree_removed_at_stop(self):
-        own = attack.Service(workers=1)
-        try:
-            runs = cgroups.runs_roots(own)[0]
-            self.assertTrue(os.path.isdir(runs))
-        finally:
-            own.stop()
-        self.assertFalse(os.path.exists(runs), f"{runs} outlived its pyexecd")
 
 
 @unittest.skipUnless(V2_ONLY, WHY)
@@ -152,7 +144,7 @@ class Runs(attack.LeftoverChecks, unittest.TestCase):
         self.assertNothingLeft(MOUNTS_BEFORE)
 
     def test_pids_limit(self):
-        status, r = svc.run("import os\nn = 0\ntry:\n    while True:\n        if os.fork() == 0:\n"
+        status, r = svc.run("import os, signal\nn = 0\ntry:\n    while True:\n        if os.fork() == 0:\n"
                             "            os.pause()\n        n += 1\nexcept OSError as e:\n"
                             "    print(n < 50, e.errno)\n", timeoutMs=10000)
         self.assertEqual((status, r["status"]), (200, "ok"), r)
@@ -176,6 +168,27 @@ class Helpers(unittest.TestCase):
             self.assertIn("run cgroup run-999999-1 with 0 processes", attack.leftovers(svc))
         finally:
             os.rmdir(stray)
+
+
+@unittest.skipUnless(V2_ONLY, WHY)
+class Nested(unittest.TestCase):
+    """Last: a second pyexecd started from the same cgroup (the test runner
+    is in the first one's P/daemon now) nests below it and moves the first
+    one deeper; both serve, and each removes its own subtree."""
+
+    def test_second_service_nests_and_cleans_up(self):
+        first_runs = cgroups.runs_roots(svc)[0]
+        second = attack.Service(workers=1)
+        try:
+            runs = cgroups.runs_roots(second)[0]
+            self.assertEqual(os.path.dirname(os.path.dirname(runs)), os.path.dirname(first_runs))
+            for s in (svc, second):
+                status, r = s.run("print(6 * 7)")
+                self.assertEqual((status, r["stdout"]), (200, "42\n"), r)
+        finally:
+            second.stop()
+        self.assertFalse(os.path.exists(runs), f"{runs} outlived its pyexecd")
+        self.assertTrue(os.path.isdir(first_runs))
 
 
 if __name__ == "__main__":

@@ -29,10 +29,11 @@ def mounts():
     return out
 
 
-def own_cgroups(pid):
-    """/proc/<pid>/cgroup as (controllers, path) pairs; controllers is [] for v2."""
+def own_cgroups(pid, text=None):
+    """/proc/<pid>/cgroup (or its text) as (controllers, path) pairs;
+    controllers is [] for v2."""
     out = []
-    for line in (read(f"/proc/{pid}/cgroup") or "").splitlines():
+    for line in (text or read(f"/proc/{pid}/cgroup") or "").splitlines():
         _, ctrls, path = line.split(":", 2)
         out.append(([c for c in ctrls.split(",") if c], path))
     return out
@@ -53,10 +54,11 @@ def backend(svc):
     return svc.cgroup_backend
 
 
-def runs_roots_of(pid, kind):
+def runs_roots_of(pid, kind, cgroup_text=None):
     """The folders whose run-* children are pyexecd `pid`'s runs (one for v2,
-    one per hierarchy for v1). Raises AssertionError when one is missing."""
-    own = own_cgroups(pid)
+    one per hierarchy for v1), from its /proc/<pid>/cgroup as it was after
+    start-up (cgroup_text) or now. Raises AssertionError when one is missing."""
+    own = own_cgroups(pid, cgroup_text)
     roots = []
     if kind == "v2":
         path = next((p for c, p in own if not c), None)
@@ -85,7 +87,7 @@ def runs_roots_of(pid, kind):
 
 
 def runs_roots(svc):
-    return runs_roots_of(svc.pyexecd.pid, backend(svc))
+    return runs_roots_of(svc.pyexecd.pid, backend(svc), getattr(svc, "cgroup_at_start", None))
 
 
 def run_cgroups(svc, prefix="run-"):

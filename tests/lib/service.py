@@ -2,7 +2,9 @@
 suite, and stops both by pid afterwards (never by name)."""
 import http.client
 import json
+import math
 import os
+import re
 import shutil
 import signal
 import socket
@@ -41,13 +43,28 @@ class Service:
              "on" if rate_limit else "off"], text=True).strip()
         group = subprocess.check_output(["id", "-gn", user], text=True).strip()
         self.log = open(self.log_path, "wb")
+        # pyexecd's and nginx's wall-clock budgets (default and largest
+        # timeoutMs, the wait for a worker, the shutdown grace, nginx's
+        # FastCGI timeouts) grow on a slower machine (PYEXEC_TIME_SCALE);
+        # extra_args still win.
+        self.timeout_ms, self.max_timeout_ms = round(scaled(2000)), round(scaled(10000))
+        budgets = []
+        if scaled(1) > 1:
+            budgets = ["--timeout-ms", str(self.timeout_ms), "--max-timeout-ms", str(self.max_timeout_ms),
+                       "--queue-timeout-ms", str(round(scaled(5000))), "--grace-ms", str(round(scaled(15000)))]
+            self._scale_nginx_timeouts()
         self.pyexecd = subprocess.Popen(
             [PYEXECD, "serve", "--listen", self.socket, "--socket-group", group, "--state-dir", self.state,
-             "--workers", str(workers), "--mode", self.mode, *extra_args],
+             "--workers", str(workers), "--mode", self.mode, *budgets, *extra_args],
             stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, "PYEXEC_TEST_SECRET": "s3cr3t-do-not-leak"})
         self.nginx = None
         try:
             self._wait(self._listening, "pyexecd socket")
+            # Where pyexecd put itself (v2: P/daemon) once its cgroups are
+            # set up: a later pyexecd started in the same cgroup may move it
+            # deeper, but its runs stay where they were (tests/lib/cgroups.py).
+            with open(f"/proc/{self.pyexecd.pid}/cgroup") as f:
+                self.cgroup_at_start = f.read()
             self.nginx = subprocess.Popen(["nginx", "-p", self.prefix, "-c", os.path.join(self.prefix, "nginx.conf"),
                                            "-e", "stderr"], stdout=self.log, stderr=subprocess.STDOUT)
             self._wait(self._port_open, "nginx port")
@@ -56,6 +73,14 @@ class Service:
         except Exception:
             self.stop()
             raise
+
+    def _scale_nginx_timeouts(self):
+        conf = os.path.join(self.prefix, "pyexec.conf")
+        with open(conf) as f:
+            text = f.read()
+        text = re.sub(r"\b(\w+_timeout) (\d+)s;", lambda m: f"{m[1]} {math.ceil(scaled(int(m[2])))}s;", text)
+        with open(conf, "w") as f:
+            f.write(text)
 
     def _listening(self):
         if "/" in self.socket:
@@ -101,7 +126,6 @@ class Service:
     def logs_matching(self, pattern, seconds=5):
         """The log once it matches the regex pattern (a request's log line is
         written just after its answer), or as it is after `seconds`."""
-        import re
         deadline = time.time() + scaled(seconds)
         while not re.search(pattern, self.logs()) and time.time() < deadline:
             time.sleep(0.05)

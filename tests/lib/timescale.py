@@ -21,3 +21,10 @@ SCALE = _scale()
 def scaled(value):
     """A duration (any unit) stretched by SCALE."""
     return value * SCALE
+
+
+def budget_ms(ms):
+    """A timeoutMs that a test expects its program to finish within (not one
+    whose expiry it tests), stretched by SCALE. The service's largest
+    timeoutMs is stretched alike (tests/lib/service.py), so 10000 stays valid."""
+    return round(ms * SCALE)

@@ -16,7 +16,7 @@ from procfs import all_pids, is_sandbox_init, is_waiting_for_input, same_pid_nam
 from procfs import read as _read, status_field as _status_field  # noqa: E402
 from service import Service  # noqa: E402,F401
 import cgroups  # noqa: E402
-from timescale import scaled  # noqa: E402
+from timescale import budget_ms, scaled  # noqa: E402
 
 MARK = "@@ATTACK@@"
 SANDBOX_UID = 1000
@@ -51,7 +51,10 @@ def reported(testcase, result):
 
 
 def attack(testcase, svc, code, timeout_ms=5000, expect_status="ok", **fields):
-    """Runs PRELUDE + code and returns (response, reported JSON)."""
+    """Runs PRELUDE + code and returns (response, reported JSON). Unless the
+    run is expected to time out, timeout_ms is a budget (budget_ms)."""
+    if expect_status != "timeout":
+        timeout_ms = budget_ms(timeout_ms)
     status, r = svc.run(PRELUDE + code, timeoutMs=timeout_ms, **fields)
     testcase.assertEqual(status, 200, r)
     if expect_status is not None:

@@ -10,6 +10,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import attack  # noqa: E402
 from attack import LeftoverChecks, Service, attack as run_attack  # noqa: E402
+from timescale import budget_ms  # noqa: E402
 
 svc = None
 MOUNTS_BEFORE = None
@@ -343,7 +344,7 @@ class S7Forgery(unittest.TestCase):
     def forge_run(self, payload, tail="", tests=FORGED_TESTS):
         code = literals(PAYLOAD=payload) + FORGE_ALL_FDS + ("forge(PAYLOAD)\nx = 1\nxs = [1]\n"
                                                            "def f():\n    return 1\n" + tail)
-        status, r = svc.run(attack.PRELUDE + code, tests, timeoutMs=5000)
+        status, r = svc.run(attack.PRELUDE + code, tests, timeoutMs=budget_ms(5000))
         self.assertEqual(status, 200, r)
         return r
 
@@ -408,7 +409,8 @@ x = [[1]]
         workers = set(svc.worker_pids())
         code = ("import os\nchunk = b'{\"i\":0,\"exists\":true,\"type\":\"int\",\"value\":42}\\n' * 20000\n"
                 "for _ in range(40):\n    os.write(4, chunk)\nx = 1\n")
-        status, r = svc.run(code, [{"type": "variable_value", "name": "x", "expected": 42}], timeoutMs=10000)
+        status, r = svc.run(code, [{"type": "variable_value", "name": "x", "expected": 42}],
+                            timeoutMs=budget_ms(10000))
         self.assertEqual(status, 200, r)
         self.assertEqual(r["status"], "ok", r["error"])
         self.assertFalse(r["testResults"][0]["passed"], "records written by the program were believed")
