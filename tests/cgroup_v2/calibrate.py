@@ -4,13 +4,17 @@
     calibrate.py --scale FIGURE  prints this machine's figure / FIGURE
                                  (at least 1, one decimal, rounded up)
 
-The figure is the shortest wall time of a few runs of a fresh interpreter
-that imports a few modules and does some arithmetic: process start,
-dynamic loading, file reads and Python code, what the suites' wall-clock
-expectations are made of. Under emulation (TCG) it is many times the
-host's; the suites multiply their waits and time bounds by the ratio
-(tests/lib/timescale.py) instead of checking less."""
+The work is a fresh interpreter that imports a few modules and does some
+arithmetic: process start, dynamic loading, file reads and Python code,
+what the suites' wall-clock expectations are made of. The host's figure is
+the CPU time that work takes there (the least of a few runs): what it would
+take on an idle host, since the host is shared and its wall time depends on
+the other sessions' load. The guest's figure is its wall time (the least of
+a few runs): emulation (TCG) and the host's load now both make it longer,
+and the suites have to allow for both. The suites multiply their waits and
+time bounds by the ratio (tests/lib/timescale.py) instead of checking less."""
 import math
+import os
 import subprocess
 import sys
 import time
@@ -18,23 +22,29 @@ import time
 WORK = "import json, ctypes, subprocess\ns = sum(i * i for i in range(300000))\n"
 
 
-def figure(runs=7):
-    times = []
-    subprocess.run([sys.executable, "-c", WORK], check=True)  # warm the page cache first
-    for _ in range(runs):
-        t = time.monotonic()
-        subprocess.run([sys.executable, "-c", WORK], check=True)
-        times.append(time.monotonic() - t)
-    return min(times)  # the least disturbed by other load
+def one_run():
+    """(wall seconds, CPU seconds) of one run of WORK."""
+    t = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-c", WORK])
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - t
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode != 0:
+        sys.exit(f"calibrate: the work failed with {proc.returncode}")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def figure(measure, runs=7):
+    one_run()  # warm the page cache first
+    return min(one_run()[measure] for _ in range(runs))
 
 
 def main():
-    here = figure()
     if len(sys.argv) == 3 and sys.argv[1] == "--scale":
-        ratio = here / float(sys.argv[2])
+        ratio = figure(0) / float(sys.argv[2])
         print(f"{max(1.0, math.ceil(ratio * 10) / 10):.1f}")
     else:
-        print(f"{here:.4f}")
+        print(f"{figure(1):.4f}")
 
 
 if __name__ == "__main__":
