@@ -52,17 +52,27 @@ out=$dir/out
 timeout_s=${GUEST_TIMEOUT:-2400}
 mem=${GUEST_MEM_MB:-3584}
 
-# What runs in the guest, and why (a TCG guest runs these about ten times
-# slower than the host, and `make test` has to stay well inside 90 minutes
-# on 2 cores): every suite that touches cgroups, in warm mode (the default,
-# and where the warm program moves itself in through cgroup.procs), and the
-# limits suite (memory, cpu and pids limits, all cgroup files) and the v2
-# checks in cold mode too. See the README of this folder in the report.
+# What runs in the guest, and why. Under TCG the guest runs Python 10-20
+# times slower than the host (more while the host is loaded), so all suites
+# in both modes would take hours; `make test` has to stay well inside 90
+# minutes on 2 cores. Chosen (about 30-40 minutes under TCG):
+#   - v2-checks (test_v2.py) in both modes: the v2 layout, each run's limit
+#     files, accounting, memory/pids limits, every sandbox process inside
+#     its run cgroup (warm: the program that moves itself in through
+#     cgroup.procs; cold: the init born inside by clone3), and the leftover
+#     helpers, all against the real cgroup2 mount;
+#   - e2e, limits, attacks and isolation in warm mode, the default mode and
+#     the one whose cgroup entry differs between v1 and v2.
+# Not chosen: the other suites in cold mode. A cold run starts an
+# interpreter in its sandbox, several CPU-seconds under TCG at 0.5 CPU;
+# pyexecd's /health probe (numpy and pandas imported cold, a fixed 10 s
+# budget inside pyexecd) then never answers healthy, and the limits suite's
+# CPU ratio counts the prepared interpreter's start-up, so those suites
+# would fail for emulation's reasons, not v2's. Run them with GUEST_SUITES.
 DEFAULT_PLAN="v2-checks warm tests/cgroup_v2/test_v2.py
 v2-checks-cold cold tests/cgroup_v2/test_v2.py
 e2e warm tests/e2e/test_api.py
 limits warm tests/security/test_limits.py
-limits-cold cold tests/security/test_limits.py
 attacks warm tests/security/test_attacks.py
 isolation warm tests/security/test_isolation.py"
 plan=${GUEST_SUITES:-$DEFAULT_PLAN}
@@ -76,6 +86,9 @@ result() {  # result PASSED FAILED [SKIPPED]
 }
 fail() { echo "!! cgroup-v2: $*"; result 0 1; exit 1; }
 
+case $out/ in  # the guest mounts its own tmpfs over these, hiding the share
+    /tmp/* | /run/* | /dev/*) fail "BUILD ($BUILD) must not be under /tmp, /run or /dev" ;;
+esac
 qemu=$(command -v qemu-system-x86_64) || {
     echo "SKIP cgroup-v2: qemu-system-x86_64 is not installed (package qemu-system-x86)"
     result 0 0 1
