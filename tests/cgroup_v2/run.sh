@@ -64,11 +64,11 @@ mem=${GUEST_MEM_MB:-3584}
 #   - e2e, limits, attacks and isolation in warm mode, the default mode and
 #     the one whose cgroup entry differs between v1 and v2.
 # Not chosen: the other suites in cold mode. A cold run starts an
-# interpreter in its sandbox, several CPU-seconds under TCG at 0.5 CPU;
-# pyexecd's /health probe (numpy and pandas imported cold, a fixed 10 s
-# budget inside pyexecd) then never answers healthy, and the limits suite's
-# CPU ratio counts the prepared interpreter's start-up, so those suites
-# would fail for emulation's reasons, not v2's. Run them with GUEST_SUITES.
+# interpreter in its sandbox, several CPU-seconds under TCG at 0.5 CPU, so
+# they would add most of an hour; and pyexecd's /health probe (numpy and
+# pandas imported cold, a fixed 10 s budget inside pyexecd, not scaled)
+# never answers healthy there, so their /health checks would fail for
+# emulation's reasons, not v2's. Run them with GUEST_SUITES when needed.
 DEFAULT_PLAN="v2-checks warm tests/cgroup_v2/test_v2.py
 v2-checks-cold cold tests/cgroup_v2/test_v2.py
 e2e warm tests/e2e/test_api.py
