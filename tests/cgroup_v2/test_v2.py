@@ -51,9 +51,10 @@ def sleeper(seconds):
     it holds the program (init, program and a child of it: three processes)."""
     import concurrent.futures
     pool = concurrent.futures.ThreadPoolExecutor(1)
-    code = ("import os, time\nif os.fork() == 0:\n    time.sleep(%d)\n    os._exit(0)\n"
-            "print(open('/proc/self/cgroup').read().strip())\ntime.sleep(%d)\n" % (seconds, seconds))
-    fut = pool.submit(svc.run, code, None, timeoutMs=budget_ms(10000))
+    seconds = scaled(seconds)  # long enough to be seen, also where polling is slow
+    code = ("import os, time\nif os.fork() == 0:\n    time.sleep(%f)\n    os._exit(0)\n"
+            "print(open('/proc/self/cgroup').read().strip())\ntime.sleep(%f)\n" % (seconds, seconds))
+    fut = pool.submit(svc.run, code, None, timeoutMs=budget_ms(10000))  # > 3 s scaled
     deadline = time.time() + scaled(10)
     while time.time() < deadline:
         busy = [d for d in cgroups.run_cgroups(svc) if len(cgroups.pids_in([d])) >= 3]

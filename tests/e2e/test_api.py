@@ -366,7 +366,9 @@ class Resilience(unittest.TestCase):
             return cgroups.pids_in(cgroups.run_cgroups(svc, f"run-{worker}-"))
         # Every worker keeps a prepared sandbox (its init and program) in a run
         # cgroup; the busy one is where the program's child makes a third process.
-        code = "import os, time\nif os.fork() == 0:\n    time.sleep(10)\n    os._exit(0)\ntime.sleep(3)"
+        # Long enough to be seen from here, also where polling is slow.
+        code = (f"import os, time\nif os.fork() == 0:\n    time.sleep({scaled(10)})\n    os._exit(0)\n"
+                f"time.sleep({scaled(3)})")
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             fut = pool.submit(svc.run, code, None, timeoutMs=budget_ms(5000))
             busy = []
