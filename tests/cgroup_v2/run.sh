@@ -25,9 +25,10 @@
 #               (tag hostroot) and BUILD/cgroup-v2/out read-write (tag out).
 #               Kernel command line: cgroup_no_v1=all, so every controller
 #               is on the unified hierarchy.
-#   4. stage 1  init: loads the modules, mounts hostroot with a tmpfs
-#               overlay for writes, mounts out at its host path,
-#               switch_root to stage 2.
+#   4. stage 1  init: loads the modules, reads out/boot.env (the paths stay
+#               off the kernel command line, which sandboxes can read),
+#               mounts hostroot with a tmpfs overlay for writes, moves out
+#               to its host path, switch_root to stage 2.
 #   5. stage 2  guest.sh (pid 1): mounts proc, sysfs, cgroup2 (nsdelegate,
 #               like systemd), tmpfs /run and /tmp, brings lo up, enables
 #               +cpu +memory +pids from the root down, measures the time
@@ -151,7 +152,7 @@ boot() {  # boot ACCEL TIMEOUT EXTRA_CMDLINE: runs the guest, console on stdout
     timeout --kill-after=10 "$2" "$qemu" -accel "$1" -cpu "$cpu" -smp 2 -m "$mem" \
         -display none -monitor none -serial stdio -no-reboot -nic none \
         -kernel "$vmlinuz" -initrd "$initrd" \
-        -append "console=ttyS0 quiet panic=-1 cgroup_no_v1=all pyexec_out=$out pyexec_stage2=$repo/tests/cgroup_v2/guest.sh $3" \
+        -append "console=ttyS0 quiet panic=-1 cgroup_no_v1=all $3" \
         -fsdev local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap \
         -device virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot \
         -fsdev local,id=out,path="$out",security_model=none \
@@ -174,6 +175,7 @@ if [ -z "$accel" ]; then
 fi
 
 printf '%s\n' "$plan" > "$out/plan"
+printf 'OUT=%s\nSTAGE2=%s\n' "$out" "$repo/tests/cgroup_v2/guest.sh" > "$out/boot.env"
 /usr/bin/python3 tests/cgroup_v2/calibrate.py > "$out/host-calibration" || fail "host calibration failed"
 echo "cgroup-v2: booting $(basename "$vmlinuz") under $accel (host calibration $(cat "$out/host-calibration") s)"
 start=$(date +%s)

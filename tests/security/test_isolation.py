@@ -10,7 +10,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import attack  # noqa: E402
 from attack import LeftoverChecks, Service, attack as run_attack  # noqa: E402
-from timescale import budget_ms  # noqa: E402
+from timescale import budget_ms, scaled  # noqa: E402
 
 svc = None
 MOUNTS_BEFORE = None
@@ -78,10 +78,11 @@ class S6Isolation(LeftoverChecks, unittest.TestCase):
 
     def test_concurrent_runs_cannot_see_each_other(self):
         marker = attack.unique("pyexec-run-a")
-        code_a = literals(MARKER=marker) + r'''
+        # A sleeps while B runs: a wall-clock window, longer on a slower machine.
+        code_a = literals(MARKER=marker, SLEEP=scaled(4)) + r'''
 import time
 open("/tmp/" + MARKER, "w").write("secret of run A")
-time.sleep(4)
+time.sleep(SLEEP)
 report({"tmp": _os.listdir("/tmp")})
 '''
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
@@ -90,7 +91,7 @@ report({"tmp": _os.listdir("/tmp")})
             def a_ready():  # A's sandbox processes, once its file exists
                 pids = attack.sandbox_processes(svc)
                 return [p for p in pids if os.path.exists(f"/proc/{p}/root/tmp/{marker}")]
-            deadline = time.time() + 5
+            deadline = time.time() + scaled(5)
             while not a_ready() and time.time() < deadline:
                 time.sleep(0.05)
             a_pids = a_ready()
@@ -189,7 +190,7 @@ report({"name": name.decode("latin-1") if isinstance(name, bytes) else name, "go
             def a_ready():
                 return [p for p in attack.sandbox_processes(svc)
                         if os.path.exists(f"/proc/{p}/root/tmp/{marker}")]
-            deadline = time.time() + 5
+            deadline = time.time() + scaled(5)
             while not a_ready() and time.time() < deadline:
                 time.sleep(0.05)
             a_pids = a_ready()
