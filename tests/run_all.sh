@@ -1,6 +1,7 @@
 #!/bin/bash
-# Runs every suite (unit, fuzz replay, harness, end-to-end, security) and ends with one
-# line "N passed, N failed" (", N skipped" when any suite skipped a test).
+# Runs every suite (unit, fuzz replay, harness, end-to-end, security, and
+# cgroup v2 in a guest kernel) and ends with one line "N passed, N failed"
+# (", N skipped" when any suite skipped a test).
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -51,6 +52,9 @@ for t in tests/e2e/test_api.py tests/security/test_*.py; do
   [ -f "$t" ] || continue
   suite "$t (cold)" env PYEXEC_TEST_MODE=cold "$PYTHON" "$t"
 done
+# cgroup v2 for real: the suites above in a guest kernel with cgroup v1
+# off (tests/cgroup_v2/run.sh says what runs there and why).
+suite "cgroup-v2" tests/cgroup_v2/run.sh
 rm -f "$log"
 if [ "$skipped" -gt 0 ]; then
   echo "$passed passed, $failed failed, $skipped skipped"

@@ -1,7 +1,6 @@
 """The service's life: make run's script, graceful stop, reload, worker
 respawn, admission control, nginx's own error pages, start-up refusals."""
 import concurrent.futures
-import glob
 import json
 import os
 import signal
@@ -14,13 +13,16 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import cgroups  # noqa: E402
 import fastcgi  # noqa: E402
 import procfs  # noqa: E402
 from service import BUILD, PYEXECD, ROOT, Service, free_port  # noqa: E402
 
 
-def pyexec_cgroups(pid):
-    return glob.glob(f"/sys/fs/cgroup/**/pyexec-{pid}", recursive=True)
+def still_there(folders):
+    """Those of pyexecd's cgroup folders (cgroups.runs_roots*, taken while it
+    ran) that outlived it."""
+    return [d for d in folders if os.path.exists(d)]
 
 
 def prepared_init(worker, seconds=10):
@@ -77,6 +79,9 @@ class MakeRun(unittest.TestCase):
             children = subprocess.run(["ps", "-o", "pid=", "--ppid", str(proc.pid)], capture_output=True, text=True)
             pids = [int(p) for p in children.stdout.split()]
             self.assertGreaterEqual(len(pids), 2)  # pyexecd and nginx
+            pyexecd = [p for p in pids if b"pyexecd" in (procfs.read(f"/proc/{p}/cmdline", "rb") or b"")]
+            self.assertEqual(len(pyexecd), 1, pids)
+            folders = cgroups.runs_roots_of(pyexecd[0], body["sandbox"]["cgroup"])
         finally:
             proc.send_signal(signal.SIGINT)
             try:
@@ -94,7 +99,7 @@ class MakeRun(unittest.TestCase):
                 self.fail(f"serve.sh did not stop within 30 s:\n{tree}")
         for pid in pids:
             self.assertFalse(os.path.exists(f"/proc/{pid}"), f"process {pid} survived: {out[-2000:]}")
-            self.assertEqual(pyexec_cgroups(pid), [])
+        self.assertEqual(still_there(folders), [])
         self.assertFalse(os.path.exists(f"/run/pyexecd-{port}"))
         with self.assertRaises(OSError):
             get(port, "/health", timeout=2)
@@ -104,6 +109,7 @@ class Lifecycle(unittest.TestCase):
     def test_graceful_stop_finishes_in_flight_run(self):
         svc = Service(workers=2)
         try:
+            folders = cgroups.runs_roots(svc)
             with concurrent.futures.ThreadPoolExecutor(1) as pool:
                 fut = pool.submit(svc.run, "import time\ntime.sleep(1.5)\nprint('finished')", None, timeoutMs=5000)
                 time.sleep(0.7)
@@ -112,7 +118,7 @@ class Lifecycle(unittest.TestCase):
             self.assertEqual((status, r["status"], r["stdout"]), (200, "ok", "finished\n"))
             self.assertEqual(svc.pyexecd.wait(timeout=30), 0)
             self.assertFalse(os.path.exists(svc.socket))
-            self.assertEqual(pyexec_cgroups(svc.pyexecd.pid), [])
+            self.assertEqual(still_there(folders), [])
             status, headers, data = svc.request("GET", "/health")  # nginx still up, pyexecd gone
             self.assertEqual(status, 502)
             self.assertEqual(json.loads(data)["error"]["code"], "executor_unavailable")

@@ -2,13 +2,17 @@
 suite, and stops both by pid afterwards (never by name)."""
 import http.client
 import json
+import math
 import os
+import re
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
 import time
+
+from timescale import scaled
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.path.abspath(os.environ.get("BUILD", os.path.join(ROOT, "build")))
@@ -46,22 +50,45 @@ class Service:
              "on" if rate_limit else "off"], text=True).strip()
         group = subprocess.check_output(["id", "-gn", user], text=True).strip()
         self.log = open(self.log_path, "wb")
+        # pyexecd's and nginx's wall-clock budgets (default and largest
+        # timeoutMs, the wait for a worker, the shutdown grace, nginx's
+        # FastCGI timeouts) grow on a slower machine (PYEXEC_TIME_SCALE);
+        # extra_args still win.
+        self.timeout_ms, self.max_timeout_ms = round(scaled(2000)), round(scaled(10000))
+        budgets = []
+        if scaled(1) > 1:
+            budgets = ["--timeout-ms", str(self.timeout_ms), "--max-timeout-ms", str(self.max_timeout_ms),
+                       "--queue-timeout-ms", str(round(scaled(5000))), "--grace-ms", str(round(scaled(15000)))]
+            self._scale_nginx_timeouts()
         self.pyexecd = subprocess.Popen(
             [binary, "serve", "--listen", self.socket, "--socket-group", group, "--state-dir", self.state,
-             "--workers", str(workers), "--mode", self.mode, *extra_args],
+             "--workers", str(workers), "--mode", self.mode, *budgets, *extra_args],
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=own_session,
             env={**os.environ, "PYEXEC_TEST_SECRET": "s3cr3t-do-not-leak"}, cwd=cwd)
         self.nginx = None
         try:
             self._wait(self._listening, "pyexecd socket")
+            # Where pyexecd put itself (v2: P/daemon) once its cgroups are
+            # set up: a later pyexecd started in the same cgroup may move it
+            # deeper, but its runs stay where they were (tests/lib/cgroups.py).
+            with open(f"/proc/{self.pyexecd.pid}/cgroup") as f:
+                self.cgroup_at_start = f.read()
             self.nginx = subprocess.Popen(["nginx", "-p", self.prefix, "-c", os.path.join(self.prefix, "nginx.conf"),
                                            "-e", "stderr"], stdout=self.log, stderr=subprocess.STDOUT)
             self._wait(self._port_open, "nginx port")
             if self.mode == "warm":  # let the workers' zygotes finish importing pandas
-                self._wait(self._warm, "warm mode", seconds=60)
+                self._wait(self._warm, "warm mode", seconds=scaled(60))
         except Exception:
             self.stop()
             raise
+
+    def _scale_nginx_timeouts(self):
+        conf = os.path.join(self.prefix, "pyexec.conf")
+        with open(conf) as f:
+            text = f.read()
+        text = re.sub(r"\b(\w+_timeout) (\d+)s;", lambda m: f"{m[1]} {math.ceil(scaled(int(m[2])))}s;", text)
+        with open(conf, "w") as f:
+            f.write(text)
 
     def _listening(self):
         if "/" in self.socket:
@@ -87,7 +114,8 @@ class Service:
         except OSError:
             return False
 
-    def _wait(self, ready, what, seconds=20):
+    def _wait(self, ready, what, seconds=None):
+        seconds = seconds or scaled(20)
         deadline = time.time() + seconds
         while time.time() < deadline:
             if ready():
@@ -106,14 +134,13 @@ class Service:
     def logs_matching(self, pattern, seconds=5):
         """The log once it matches the regex pattern (a request's log line is
         written just after its answer), or as it is after `seconds`."""
-        import re
-        deadline = time.time() + seconds
+        deadline = time.time() + scaled(seconds)
         while not re.search(pattern, self.logs()) and time.time() < deadline:
             time.sleep(0.05)
         return self.logs()
 
     def request(self, method, path, body=None, headers=None, timeout=60):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=scaled(timeout))
         if isinstance(body, (dict, list)):
             body = json.dumps(body)
         if isinstance(body, str):
@@ -152,7 +179,7 @@ class Service:
                 proc.send_signal(signal.SIGTERM)
         for proc in procs:
             try:
-                proc.wait(timeout=30)
+                proc.wait(timeout=scaled(30))
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()

@@ -15,6 +15,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 from procfs import all_pids, is_sandbox_init, is_waiting_for_input, same_pid_namespace  # noqa: E402
 from procfs import read as _read, status_field as _status_field  # noqa: E402
 from service import Service  # noqa: E402,F401
+import cgroups  # noqa: E402
+from timescale import budget_ms, scaled  # noqa: E402
 
 MARK = "@@ATTACK@@"
 SECRET = "s3cr3t-do-not-leak"  # PYEXEC_TEST_SECRET in pyexecd's environment (tests/lib/service.py)
@@ -48,7 +50,10 @@ def reported(testcase, result):
 
 
 def attack(testcase, svc, code, timeout_ms=5000, expect_status="ok", **fields):
-    """Runs PRELUDE + code and returns (response, reported JSON)."""
+    """Runs PRELUDE + code and returns (response, reported JSON). Unless the
+    run is expected to time out, timeout_ms is a budget (budget_ms)."""
+    if expect_status != "timeout":
+        timeout_ms = budget_ms(timeout_ms)
     status, r = svc.run(PRELUDE + code, timeoutMs=timeout_ms, **fields)
     testcase.assertEqual(status, 200, r)
     if expect_status is not None:
@@ -115,22 +120,14 @@ def processes_with(marker):
 
 
 def run_cgroups(svc):
-    """run-* cgroup folders of our pyexecd, in every hierarchy (v1 or v2)."""
-    tag = f"pyexec-{svc.pyexecd.pid}"
-    out = []
-    for dirpath, dirnames, _ in os.walk("/sys/fs/cgroup"):
-        if os.path.basename(dirpath) == tag:
-            out.extend(os.path.join(dirpath, d) for d in dirnames if d.startswith("run-"))
-            dirnames[:] = []
-    return out
+    """run-* cgroup folders of our pyexecd, found through the backend it uses
+    (v2: one folder per run; v1: one per run in each hierarchy)."""
+    return cgroups.run_cgroups(svc)
 
 
 def cgroup_pids(dirs):
     """Host pids in a run cgroup (the union over its v1 hierarchies)."""
-    out = set()
-    for d in dirs:
-        out.update(int(p) for p in (_read(os.path.join(d, "cgroup.procs")) or "").split())
-    return out
+    return cgroups.pids_in(dirs)
 
 
 def leftovers(svc):
@@ -190,7 +187,7 @@ def state_files(svc):
 
 def settled(fn, seconds=3.0, step=0.05):
     """fn()'s value once it is empty/false, or its last value after `seconds`."""
-    deadline = time.time() + seconds
+    deadline = time.time() + scaled(seconds)
     while True:
         value = fn()
         if not value or time.time() >= deadline:

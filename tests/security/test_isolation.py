@@ -10,6 +10,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import attack  # noqa: E402
 from attack import LeftoverChecks, Service, attack as run_attack  # noqa: E402
+from timescale import budget_ms, scaled  # noqa: E402
 
 svc = None
 MOUNTS_BEFORE = None
@@ -77,10 +78,11 @@ class S6Isolation(LeftoverChecks, unittest.TestCase):
 
     def test_concurrent_runs_cannot_see_each_other(self):
         marker = attack.unique("pyexec-run-a")
-        code_a = literals(MARKER=marker) + r'''
+        # A sleeps while B runs: a wall-clock window, longer on a slower machine.
+        code_a = literals(MARKER=marker, SLEEP=scaled(4)) + r'''
 import time
 open("/tmp/" + MARKER, "w").write("secret of run A")
-time.sleep(4)
+time.sleep(SLEEP)
 report({"tmp": _os.listdir("/tmp")})
 '''
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
@@ -89,7 +91,7 @@ report({"tmp": _os.listdir("/tmp")})
             def a_ready():  # A's sandbox processes, once its file exists
                 pids = attack.sandbox_processes(svc)
                 return [p for p in pids if os.path.exists(f"/proc/{p}/root/tmp/{marker}")]
-            deadline = time.time() + 5
+            deadline = time.time() + scaled(5)
             while not a_ready() and time.time() < deadline:
                 time.sleep(0.05)
             a_pids = a_ready()
@@ -220,7 +222,7 @@ report({"name": name.decode("latin-1") if isinstance(name, bytes) else name, "go
             def a_ready():
                 return [p for p in attack.sandbox_processes(svc)
                         if os.path.exists(f"/proc/{p}/root/tmp/{marker}")]
-            deadline = time.time() + 5
+            deadline = time.time() + scaled(5)
             while not a_ready() and time.time() < deadline:
                 time.sleep(0.05)
             a_pids = a_ready()
@@ -375,7 +377,7 @@ class S7Forgery(unittest.TestCase):
     def forge_run(self, payload, tail="", tests=FORGED_TESTS):
         code = literals(PAYLOAD=payload) + FORGE_ALL_FDS + ("forge(PAYLOAD)\nx = 1\nxs = [1]\n"
                                                            "def f():\n    return 1\n" + tail)
-        status, r = svc.run(attack.PRELUDE + code, tests, timeoutMs=5000)
+        status, r = svc.run(attack.PRELUDE + code, tests, timeoutMs=budget_ms(5000))
         self.assertEqual(status, 200, r)
         return r
 
@@ -440,7 +442,8 @@ x = [[1]]
         workers = set(svc.worker_pids())
         code = ("import os\nchunk = b'{\"i\":0,\"exists\":true,\"type\":\"int\",\"value\":42}\\n' * 20000\n"
                 "for _ in range(40):\n    os.write(4, chunk)\nx = 1\n")
-        status, r = svc.run(code, [{"type": "variable_value", "name": "x", "expected": 42}], timeoutMs=10000)
+        status, r = svc.run(code, [{"type": "variable_value", "name": "x", "expected": 42}],
+                            timeoutMs=budget_ms(10000))
         self.assertEqual(status, 200, r)
         self.assertEqual(r["status"], "ok", r["error"])
         self.assertFalse(r["testResults"][0]["passed"], "records written by the program were believed")
