@@ -28,8 +28,24 @@ mount -t cgroup2 -o nsdelegate,memory_recursiveprot cgroup2 /sys/fs/cgroup
 mkdir -p /dev/pts /dev/shm
 mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts /dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+# The repository and the result folder may live under /tmp or /run (a clean
+# clone in /tmp, say), which get tmpfs mounts of their own just below: the
+# host's are kept aside first, and those folders bound back in.
+keep=()
+for d in "$repo" "$out"; do
+    case $d/ in /tmp/* | /run/*) keep+=("$d") ;; esac
+done
+if [ ${#keep[@]} -gt 0 ]; then
+    mkdir -p /mnt/host-tmp /mnt/host-run
+    mount --rbind /tmp /mnt/host-tmp
+    mount --rbind /run /mnt/host-run
+fi
 mount -t tmpfs -o mode=755 tmpfs /run
 mount -t tmpfs -o mode=1777 tmpfs /tmp
+for d in "${keep[@]}"; do  # the repository first: the result folder may be inside it
+    case $d in /tmp/*) src=/mnt/host-tmp/${d#/tmp/} ;; *) src=/mnt/host-run/${d#/run/} ;; esac
+    mkdir -p "$d" && mount --rbind "$src" "$d" || say "cannot bind $d back"
+done
 ip link set lo up
 hostname pyexec-guest
 

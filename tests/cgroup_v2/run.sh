@@ -87,8 +87,8 @@ result() {  # result PASSED FAILED [SKIPPED]
 }
 fail() { echo "!! cgroup-v2: $*"; result 0 1; exit 1; }
 
-case $out/ in  # the guest mounts its own tmpfs over these, hiding the share
-    /tmp/* | /run/* | /dev/*) fail "BUILD ($BUILD) must not be under /tmp, /run or /dev" ;;
+case $out/ in  # the guest binds /tmp and /run back in (guest.sh), but not /dev
+    /dev/*) fail "BUILD ($BUILD) must not be under /dev" ;;
 esac
 qemu=$(command -v qemu-system-x86_64) || {
     echo "SKIP cgroup-v2: qemu-system-x86_64 is not installed (package qemu-system-x86)"
