@@ -10,7 +10,8 @@ namespace pyexec::sandbox {
 //   /usr, /etc/<curated>            read-only binds (nosuid, nodev)
 //   /bin /lib /lib64 /sbin          binds, or symlinks where the host has them (merged /usr)
 //   /proc                           fresh, for the new pid namespace
-//   /dev                            tmpfs with null zero full random urandom bound in
+//   /dev                            tmpfs with null zero full random urandom bound in,
+//                                   and shm: a small rw tmpfs (noexec nosuid nodev) of its own
 //   /tmp                            empty tmpfs, rw, noexec nosuid nodev, owned by the sandbox uid
 //   /                               tmpfs, remounted read-only; the old root detached
 // Returns 0, or an errno with *failedItem set to the index of the failing
