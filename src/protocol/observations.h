@@ -4,7 +4,8 @@
 //
 // The records come through a pipe the program can also write to, so they are
 // untrusted. The harness writes exactly one `finished` record, one record per
-// observation in test order, and `end`; a stream that deviates in any way (a
+// observation in test order, the records of each pytest module in test
+// order (its results, then its `done`), one record per out/ file, and `end`; a stream that deviates in any way (a
 // line that does not parse, a second `finished`, a record out of order or
 // after `end`) is marked tampered and none of it counts: the tests that need
 // observations fail. What remains possible (a program that writes a complete,
@@ -18,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "protocol/exercise_records.h"
 #include "protocol/json_value.h"
 #include "protocol/outcome.h"
 #include "protocol/request.h"
@@ -31,6 +33,12 @@ struct FinishedRecord {
     std::optional<std::string> error;  // one-line summary, e.g. "ZeroDivisionError: ... (line 3)"
 };
 
+// What the harness reported of one pytest test module.
+struct PytestModuleRecords {
+    std::vector<PytestResult> results;
+    std::optional<PytestDone> done;  // empty: the module did not finish
+};
+
 struct Observations {
     bool tampered = false;  // the stream was not the harness's alone; nothing else is set
     bool complete = false;  // it ended with `end`, every record in its place
@@ -41,6 +49,13 @@ struct Observations {
     // when true, a string "error" when false); a failed observation has only
     // a string "error" (isObservationFailure).
     std::vector<std::optional<JsonValue>> records;
+    // One slot per test (used by pytest tests): their results, after the
+    // observations, in test order.
+    std::vector<PytestModuleRecords> pytest;
+    // The files the program left in out/ (after the pytest records), sorted
+    // by path, and how many more there were (end's "filesOmitted").
+    std::vector<OutFile> files;
+    uint64_t filesOmitted = 0;
 };
 
 Observations parseObservations(std::string_view ndjson, const RunRequest& request);
