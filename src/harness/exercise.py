@@ -158,14 +158,22 @@ def _pyexec_emit_pytest_result(H, state, i, name, outcome, message):
         rec["message"], cut = _pyexec_cut(message, _PYEXEC_MESSAGE_CAP)
         if cut:
             rec["messageTruncated"] = True
-    line = H["dumps"](rec)
-    if state["bytes"] + len(line) > _PYEXEC_PYTEST_BUDGET - 4096 and "message" in rec:
-        rec.pop("messageTruncated", None)
-        rec["message"] = "(not shown: this run's pytest reports passed their size limit)"
-        line = H["dumps"](rec)
     state["results"] += 1
+    H["emit_line"](_pyexec_pytest_line(H, state, rec, "message"))
+
+
+def _pyexec_pytest_line(H, state, rec, key):
+    """rec as a line, within the run's pytest budget: past it, rec[key] (the
+    long text) is replaced by a short notice. The last 32 KiB are kept for
+    the modules' "done" records (100 modules with a notice each)."""
+    line = H["dumps"](rec)
+    reserve = 0 if rec.get("done") else 32768
+    if state["bytes"] + len(line) > _PYEXEC_PYTEST_BUDGET - reserve and rec.get(key):
+        rec.pop("messageTruncated", None)
+        rec[key] = "(not shown: this run's pytest reports passed their size limit)"
+        line = H["dumps"](rec)
     state["bytes"] += len(line) + 1
-    H["emit_line"](line)
+    return line
 
 
 def _pyexec_pytest_module(H, i, code, state, syntax_error):
@@ -184,7 +192,7 @@ def _pyexec_pytest_module(H, i, code, state, syntax_error):
     if unlisted:
         done["unlisted"] = unlisted
         done["unlistedFailed"] = state["unlisted_failed"].pop(i, 0)
-    H["emit_line"](H["dumps"](done))
+    H["emit_line"](_pyexec_pytest_line(H, state, done, "error"))
 
 
 def _pyexec_pytest_session(H, i, code, state, done):

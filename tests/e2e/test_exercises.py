@@ -215,6 +215,12 @@ class Pytest(unittest.TestCase):
         self.assertEqual((entry["passed"], entry["description"]), (False, "Empty"))
         self.assertIn("no test was collected", entry["message"])
 
+    def test_a_program_that_raised_is_still_tested(self):
+        r = run(ADD + "print('before')\n1 / 0\n", [{"type": "pytest", "code": "from main import add\n\ndef test_a():\n    assert add(1, 2) == 3\n"}])
+        self.assertEqual((r["status"], r["stdout"]), ("error", "before\n"))
+        self.assertEqual(pytest_entries(r)[0]["outcome"], "passed")
+        self.assertFalse(r["allPassed"])
+
     def test_a_program_with_a_syntax_error(self):
         r = run("def add(a, b)\n    return a + b\n", [{"type": "pytest", "code": "def test_a():\n    pass\n"}])
         self.assertEqual(r["status"], "syntax_error")

@@ -62,7 +62,8 @@ class Pytest(unittest.TestCase):
     def test_messages_past_the_budget_are_replaced(self):
         module = ("import pytest\n\n@pytest.mark.parametrize('n', range(400))\ndef test_n(n):\n"
                   "    raise ValueError('\\x01' * 20000)\n")
-        run = harness("", pytest=[(0, module)])
+        broken = "raise ImportError('\\x02' * 20000)\n"
+        run = harness("", pytest=[(0, module), (1, broken)])
         lines = run.raw_records.decode("ascii").split("\n")
         pytest_bytes = sum(len(line) + 1 for line in lines if line.startswith('{"test"'))
         self.assertLessEqual(pytest_bytes, 2 << 20)
@@ -70,6 +71,9 @@ class Pytest(unittest.TestCase):
         last = [r for r in run.records if "outcome" in r][-1]
         self.assertIn("size limit", last["message"])
         self.assertTrue(any(r.get("messageTruncated") for r in run.records))
+        done = [r for r in run.records if r.get("done")]
+        self.assertEqual([d["test"] for d in done], [0, 1])
+        self.assertIn("size limit", done[1]["error"])
 
     def test_a_syntax_error_ends_every_module_with_why(self):
         run = harness("def (:\n", pytest=[(0, "def test_a():\n    pass\n"), (1, "def test_b():\n    pass\n")])
