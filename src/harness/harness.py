@@ -161,12 +161,17 @@ def _pyexec_setup(real_builtins):
     for flag in ("O_RDONLY", "O_WRONLY", "O_CREAT", "O_EXCL", "O_NOFOLLOW", "O_CLOEXEC",
                  "O_DIRECTORY", "O_NONBLOCK"):
         fs[flag] = getattr(os, flag)
-    H.update(fs=fs, cwd=os.getcwd(), pytest=pytest_modules, environ=os.environ)
+    H.update(fs=fs, cwd=os.getcwd(), pytest=pytest_modules, environ=os.environ, populate=None)
+    if "_pyexec_warm" in sys.builtin_module_names:  # warm mode: the zygote's working sets
+        import _pyexec_warm
+        H["populate"] = _pyexec_warm.populate
     try:
         _pyexec_write_files(H, files)
     except Exception as e:
         fail("cannot write the request's files: %s: %s" % (type(e).__name__, e))
     del files
+    if "matplotlib" in code:
+        _pyexec_write_ahead(H, "matplotlib")
 
     # -- result pipe (fd 4), kept private ------------------------------------
     try:

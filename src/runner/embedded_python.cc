@@ -6,7 +6,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <string_view>
+
 #include "harness_source.h"
+#include "runner/working_set.h"
 
 namespace pyexec::runner {
 namespace {
@@ -21,13 +24,6 @@ Error pythonError(const std::string& what) {
     return makeError(ErrorKind::kSandboxUnavailable, "embedded python: " + what);
 }
 
-bool listed(const std::vector<std::string>& modules, const std::string& name) {
-    for (const std::string& m : modules) {
-        if (m == name || m.rfind(name + ".", 0) == 0) return true;
-    }
-    return false;
-}
-
 // Before the imports: a private folder (mkdtemp: 0700, a fresh random name)
 // for what imports and warm-ups write, so that the zygote, root on the
 // host's filesystem, writes nowhere else: matplotlib's font cache
@@ -39,69 +35,7 @@ os.environ["MPLCONFIGDIR"] = _pyexec_warm_dir
 del os, tempfile
 )PY";
 
-// A small figure drawn once: what the Agg renderer and the PNG writer
-// import and build lazily is done here rather than in every run that plots.
-// The fonts it opened are let go: an FT2Font holds its file open, the
-// program's set-up closes every descriptor it did not expect, and
-// matplotlib drops its font cache after a fork anyway (FreeType objects do
-// not survive one), so each run opens the font it draws with.
-constexpr const char* kMatplotlibWarmUp = R"PY(
-import gc, io, matplotlib.pyplot as _plt
-from matplotlib import font_manager as _fm
-_fig, _ax = _plt.subplots(figsize=(2, 2))
-_ax.plot([0, 1], [1, 0], label="a")
-_ax.set_title("t")
-_ax.set_xlabel("x")
-_ax.legend()
-_fig.savefig(io.BytesIO(), format="png")
-_plt.close("all")
-del _fig, _ax
-_fm._get_font.cache_clear()
-gc.collect()
-del gc, io, _plt, _fm
-)PY";
 
-// One pytest session on a small module (parametrised, a fixture, a skip, a
-// failed assertion), with the options of src/harness/exercise.py, so that
-// what pytest imports and builds lazily is in the zygote's pages. Its output
-// goes nowhere; what it leaves in sys.path and sys.modules is taken back.
-constexpr const char* kPytestWarmUp = R"PY(
-import os, sys, pytest
-_p = os.path.join(_pyexec_warm_dir, "test_pyexec_warmup.py")
-with open(_p, "w") as _f:
-    _f.write("import pytest\n"
-             "@pytest.mark.parametrize('a', [1, 2])\n"
-             "def test_a(a, capsys):\n"
-             "    print(a)\n"
-             "    assert capsys.readouterr().out == str(a) + '\\n'\n"
-             "@pytest.mark.skip(reason='r')\n"
-             "def test_s():\n"
-             "    pass\n"
-             "def test_f():\n"
-             "    assert [1, 2] == [1, 3]\n")
-_path, _saved = list(sys.path), [os.dup(1), os.dup(2)]
-_null = os.open(os.devnull, os.O_WRONLY)
-os.dup2(_null, 1)
-os.dup2(_null, 2)
-os.close(_null)
-_out, _err = sys.stdout, sys.stderr
-os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-try:
-    pytest.main([_p, "--rootdir", _pyexec_warm_dir, "--basetemp", os.path.join(_pyexec_warm_dir, "tmp"),
-                 "-p", "no:cacheprovider", "-p", "no:stepwise", "-p", "no:pastebin", "-p", "no:nose",
-                 "-p", "no:doctest", "-p", "no:junitxml", "-p", "no:faulthandler", "-p", "no:setuponly",
-                 "-p", "no:setupplan", "-p", "no:debugging", "--tb=short"])
-finally:
-    sys.stdout, sys.stderr = _out, _err
-    os.dup2(_saved[0], 1)
-    os.dup2(_saved[1], 2)
-    os.close(_saved[0])
-    os.close(_saved[1])
-    del os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"]
-    sys.path[:] = _path
-    sys.modules.pop("test_pyexec_warmup", None)
-del os, sys, pytest, _p, _f, _path, _saved, _out, _err
-)PY";
 
 // After the imports and warm-ups: the private folder goes, and with it
 // MPLCONFIGDIR (no run should see it).
@@ -118,9 +52,93 @@ void warmUp(const char* source) {
     if (PyRun_SimpleString(source) != 0) PyErr_Clear();
 }
 
+// The probe of a working set (working_set.h), in the finished zygote: a
+// child (os.fork, so the at-fork hooks run as in a program) runs the
+// warm-up again, then reports the pages of the zygote's writable anonymous
+// memory it now holds alone (pagemap: present, exclusively mapped); they
+// are learnt under the working set's name.
+constexpr const char* kLearnWorkingSet = R"PY(
+def _pyexec_learn(name, source):
+    import os, struct, _pyexec_warm
+    page = os.sysconf("SC_PAGE_SIZE")
+    regions = []
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            f = line.split()
+            if f[1] == "rw-p" and (len(f) == 5 or f[5] == "[heap]"):
+                regions.append([int(x, 16) for x in f[0].split("-")])
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            exec(source, {"__name__": "_pyexec_probe", "_pyexec_warm_dir": _pyexec_warm_dir})
+            out = bytearray()
+            with open("/proc/self/pagemap", "rb", buffering=0) as pm:
+                for lo, hi in regions:
+                    pm.seek(lo // page * 8)
+                    data = pm.read((hi - lo) // page * 8)
+                    for k, (e,) in enumerate(struct.iter_unpack("<Q", data)):
+                        if e >> 63 & 1 and e >> 56 & 1:
+                            out += struct.pack("=Q", lo + k * page)
+            view = memoryview(out)
+            while view:
+                view = view[os.write(w, view):]
+        finally:
+            os._exit(0)
+    os.close(w)
+    chunks = []
+    while True:
+        chunk = os.read(r, 1 << 16)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(r)
+    os.waitpid(pid, 0)
+    _pyexec_warm.learn(name, b"".join(chunks))
+)PY";
+
+void probeWorkingSet(const WarmModule& m) {
+    PyObject* main = PyImport_AddModule("__main__");  // borrowed
+    PyObject* learn = main != nullptr ? PyObject_GetAttrString(main, "_pyexec_learn") : nullptr;
+    PyObject* result = learn != nullptr ? PyObject_CallFunction(learn, "ss", m.workingSet, m.warmUp) : nullptr;
+    if (result == nullptr) PyErr_Clear();  // worth having, not needed
+    Py_XDECREF(result);
+    Py_XDECREF(learn);
+}
+
+// _pyexec_warm: what the harness asks of the zygote's interpreter. Only in
+// warm mode (the cold interpreter has no such module).
+PyObject* warmLearn(PyObject*, PyObject* args) {
+    const char* name = nullptr;
+    const char* pages = nullptr;
+    Py_ssize_t length = 0;
+    if (!PyArg_ParseTuple(args, "sy#", &name, &pages, &length)) return nullptr;
+    pyexec::runner::learnWorkingSet(name, std::string_view(pages, static_cast<size_t>(length)));
+    Py_RETURN_NONE;
+}
+
+PyObject* warmPopulate(PyObject*, PyObject* args) {
+    const char* name = nullptr;
+    if (!PyArg_ParseTuple(args, "s", &name)) return nullptr;
+    return PyLong_FromLong(populateWorkingSet(name));
+}
+
+PyMethodDef kWarmMethods[] = {
+    {"learn", warmLearn, METH_VARARGS, "learn(name, pages): remember a working set (zygote)"},
+    {"populate", warmPopulate, METH_VARARGS, "populate(name): write a working set's pages ahead; pages or -1"},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyModuleDef kWarmModule = {PyModuleDef_HEAD_INIT, "_pyexec_warm", nullptr, -1, kWarmMethods,
+                           nullptr, nullptr, nullptr, nullptr};
+
+PyObject* initWarmModule() { return PyModule_Create(&kWarmModule); }
+
 }  // namespace
 
-Status initEmbeddedPython(const std::vector<std::string>& modules) {
+Status initEmbeddedPython(std::span<const WarmModule> modules) {
+    if (PyImport_AppendInittab("_pyexec_warm", &initWarmModule) != 0) return pythonError("cannot add _pyexec_warm");
     PyConfig config;
     PyConfig_InitPythonConfig(&config);
     config.buffered_stdio = 0;        // -u
@@ -133,18 +151,18 @@ Status initEmbeddedPython(const std::vector<std::string>& modules) {
     PyConfig_Clear(&config);
     if (PyStatus_Exception(st)) return pythonError(st.err_msg ? st.err_msg : "initialisation failed");
     if (PyRun_SimpleString(kPrivateFolder) != 0) return pythonError("cannot make a private folder");
-    for (const std::string& name : modules) {
-        PyObject* m = PyImport_ImportModule(name.c_str());
-        if (m == nullptr) {
+    for (const WarmModule& m : modules) {
+        PyObject* module = PyImport_ImportModule(m.name);
+        if (module == nullptr) {
             PyErr_Print();
             PyRun_SimpleString(kRemovePrivateFolder);
-            return pythonError("cannot import " + name);
+            return pythonError(std::string("cannot import ") + m.name);
         }
-        Py_DECREF(m);
+        Py_DECREF(module);
     }
-    if (listed(modules, "matplotlib")) warmUp(kMatplotlibWarmUp);
-    if (listed(modules, "pytest")) warmUp(kPytestWarmUp);
-    if (PyRun_SimpleString(kRemovePrivateFolder) != 0) return pythonError("cannot remove the private folder");
+    for (const WarmModule& m : modules) {
+        if (m.warmUp != nullptr) warmUp(m.warmUp);
+    }
     std::string source(gen::kHarnessSource);
     gHarnessCode = Py_CompileString(source.c_str(), "<string>", Py_file_input);
     if (gHarnessCode == nullptr) {
@@ -169,6 +187,14 @@ Status initEmbeddedPython(const std::vector<std::string>& modules) {
     if (PyRun_SimpleString("import gc\ngc.collect()\ngc.freeze()\ndel gc\n") != 0) {
         return pythonError("gc.freeze failed");
     }
+    // The zygote is final: learn the working sets from forks of it.
+    if (PyRun_SimpleString(kLearnWorkingSet) == 0) {
+        for (const WarmModule& m : modules) {
+            if (m.warmUp != nullptr && m.workingSet != nullptr) probeWorkingSet(m);
+        }
+        PyRun_SimpleString("del _pyexec_learn\n");
+    }
+    if (PyRun_SimpleString(kRemovePrivateFolder) != 0) return pythonError("cannot remove the private folder");
     return okStatus();
 }
 

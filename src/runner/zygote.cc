@@ -17,12 +17,12 @@
 #include <cstdlib>
 #include <algorithm>
 #include <cstring>
-#include <iterator>
 #include <string>
 #include <vector>
 
 #include "common/log.h"
 #include "runner/embedded_python.h"
+#include "runner/warm_image.h"
 #include "runner/sandbox_env.h"
 #include "sandbox/seccomp.h"
 
@@ -190,14 +190,6 @@ bool receiveConfig(int sock, ZygoteState* z) {
     return true;
 }
 
-// The warm image: what every warm program finds imported (and warmed up,
-// embedded_python.cc). The one place that decides; what each package costs
-// the zygote and saves a run was measured for issue 12 (README, Benchmarks):
-// matplotlib.pyplot and pytest add about N MiB to each zygote and M ms to
-// each run's fork, and save a plot or a pytest exercise X ms of CPU.
-constexpr const char* kWarmImage[] = {"json", "_json", "traceback", "linecache", "io", "atexit",
-                                      "numpy", "pandas", "matplotlib.pyplot", "pytest"};
-
 constexpr int kZygoteSocketFd = 3;
 constexpr int kZygoteExeFd = 4;
 
@@ -221,7 +213,7 @@ int zygoteProcessMain() {
     setSandboxEnvironment();  // what os.environ will hold in every run
     // Nothing may be imported (as root) from wherever pyexecd was started.
     if (::chdir("/") != 0) return 1;
-    Status s = initEmbeddedPython(std::vector<std::string>(std::begin(kWarmImage), std::end(kWarmImage)));
+    Status s = initEmbeddedPython(warmImage());
     char ready = s ? 1 : 0;
     if (::write(kZygoteSocketFd, &ready, 1) != 1 || !s) return 1;
     std::vector<Child> children;
