@@ -67,4 +67,6 @@ long populateWorkingSet(std::string_view name) {
     return -1;
 }
 
+void forgetWorkingSets() { std::vector<WorkingSet>().swap(sets()); }
+
 }  // namespace pyexec::runner

@@ -26,4 +26,7 @@ void learnWorkingSet(std::string_view name, std::string_view pages);
 // longer mapped are skipped; content is never changed.
 long populateWorkingSet(std::string_view name);
 
+// Forgets every working set (a zygote never does; tests do).
+void forgetWorkingSets();
+
 }  // namespace pyexec::runner
