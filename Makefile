@@ -2,11 +2,24 @@
 #   make run    installs what is missing, builds, serves on 127.0.0.1:$(PORT)
 #   make test   installs, builds, runs every suite; ends with "N passed, N failed"
 #   make bench  latency benchmarks through nginx
+#   make install  the binary, seccomp profile, nginx site and systemd unit
+#               (PREFIX=/usr/local, DESTDIR honoured)
+#   make fuzz   libFuzzer on the parsers, FUZZ_SECONDS (180) each; corpora in tests/fuzz
 
 PORT     ?= 8080
 BUILD    ?= build
 PYTHON   ?= /usr/bin/python3
 CXX      ?= g++
+# Settings added to `pyexecd serve` by `make run`, e.g. "--mode cold --workers 2".
+PYEXECD_ARGS ?=
+# make install: files under $(DESTDIR)$(PREFIX); the nginx site and the
+# systemd unit where nginx and systemd look for a local administrator's.
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+BINDIR   := $(PREFIX)/bin
+DATADIR  := $(PREFIX)/share/pyexec
+NGINXDIR ?= /etc/nginx/sites-available
+UNITDIR  ?= /etc/systemd/system
 
 PY_CFLAGS := $(shell pkg-config --cflags python3-embed 2>/dev/null)
 PY_LIBS   := $(shell pkg-config --libs python3-embed 2>/dev/null || echo -lpython3.11)
@@ -28,11 +41,14 @@ HARNESS_PY := src/harness/harness.py src/harness/exercise.py src/harness/run.py
 # Debian package names from packages.txt (comments and blank lines dropped).
 DEB_PKGS  := $(shell sed -e 's/\#.*//' packages.txt)
 
-.PHONY: all deps build run test unit e2e security bench sanitize clean
+.PHONY: all deps build binary run install uninstall test unit e2e security bench sanitize clean
 all: build
 # deps first, then the binaries in parallel.
 build: deps
 	@$(MAKE) --no-print-directory -j$$(nproc) $(BUILD)/pyexecd $(BUILD)/unit_tests
+# Only the service's binary (make run, make install): not the unit tests.
+binary: deps
+	@$(MAKE) --no-print-directory -j$$(nproc) $(BUILD)/pyexecd
 
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
@@ -64,13 +80,29 @@ $(BUILD)/tests/unit/%.o: CXXFLAGS += -Wno-error=unused-parameter
 # Python.h only in the one file that embeds the interpreter.
 $(BUILD)/src/runner/embedded_python.o: CXXFLAGS += $(PY_CFLAGS)
 
-run: build
-	tools/serve.sh $(BUILD) $(PORT)
+run: binary
+	tools/serve.sh $(BUILD) $(PORT) $(PYEXECD_ARGS)
+
+# pyexecd finds the profile at $(BINDIR)/../share/pyexec (server/settings.cc),
+# and the unit's paths are rewritten to $(PREFIX).
+install: binary
+	install -D -m 0755 $(BUILD)/pyexecd $(DESTDIR)$(BINDIR)/pyexecd
+	install -D -m 0644 seccomp-profiles/python.json $(DESTDIR)$(DATADIR)/seccomp-profiles/python.json
+	install -D -m 0644 nginx/pyexec.conf $(DESTDIR)$(NGINXDIR)/pyexec.conf
+	mkdir -p $(DESTDIR)$(UNITDIR)
+	sed -e 's|/usr/local/|$(PREFIX)/|g' systemd/pyexecd.service > $(DESTDIR)$(UNITDIR)/pyexecd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/pyexecd.service
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/pyexecd $(DESTDIR)$(DATADIR)/seccomp-profiles/python.json \
+	  $(DESTDIR)$(NGINXDIR)/pyexec.conf $(DESTDIR)$(UNITDIR)/pyexecd.service
+	-rmdir $(DESTDIR)$(DATADIR)/seccomp-profiles $(DESTDIR)$(DATADIR)
 
 unit: build
 	$(BUILD)/unit_tests
 
-test: build
+# The fuzz harnesses too: the suite replays their corpora.
+test: build fuzz-build
 	PYTHON=$(PYTHON) BUILD=$(BUILD) tests/run_all.sh
 
 bench: build
@@ -85,5 +117,7 @@ sanitize: deps
 
 clean:
 	rm -rf $(BUILD)
+
+include tests/fuzz/fuzz.mk
 
 -include $(OBJS:.o=.d) $(TEST_OBJS:.o=.d) $(BUILD)/src/main.d

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Runs every suite (unit, harness, end-to-end, security) and ends with one
+# Runs every suite (unit, fuzz replay, harness, end-to-end, security) and ends with one
 # line "N passed, N failed" (", N skipped" when any suite skipped a test).
 set -u
 cd "$(dirname "$0")/.."
@@ -38,6 +38,9 @@ fails=$(grep -oE '^Errors \([0-9]+ failures' "$log" | grep -oE '[0-9]+' || echo 
 unit_skips=$(grep -c '^SKIP ' "$log" || true)
 if [ "$ran" -eq 0 ]; then echo "!! unit tests did not run"; failed=$((failed + 1)); fi
 passed=$((passed + ran - fails - unit_skips)) failed=$((failed + fails)) skipped=$((skipped + unit_skips))
+
+# The fuzz corpora, each input once through its libFuzzer harness (make fuzz-build).
+suite fuzz-replay tests/fuzz/replay.sh
 
 for t in tests/harness/test_*.py tests/e2e/test_*.py tests/security/test_*.py; do
   [ -f "$t" ] || continue

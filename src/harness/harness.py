@@ -31,6 +31,8 @@ _PYEXEC_MAX_CHARS = 1000000       # characters of strings in one reported value
 _PYEXEC_REPR_CAP = 10000          # a value over a cap: its repr, cut to this
 _PYEXEC_MAX_RECORD = 1 << 20      # bytes of one record
 _PYEXEC_TOTAL_BUDGET = 8 << 20    # bytes of all records before values get cut
+_PYEXEC_TOTAL_ELEMENTS = 200000   # container elements of all records before values get cut
+                                  # (the worker refuses a stream with more: observations.h)
 _PYEXEC_SUMMARY_CAP = 300         # characters of a one-line error summary
 _PYEXEC_HARNESS_FAILED = 125      # exit status when the harness cannot work
 
@@ -569,7 +571,8 @@ def _pyexec_set_items(v):
 def _pyexec_convert(H, v):
     """v as plain JSON data (SPEC section 3); raises _PyexecOver past a cap."""
     sys_modules = H["sys_modules"]
-    budget = [_PYEXEC_MAX_ELEMENTS, _PYEXEC_MAX_CHARS]
+    left = H.get("elements_left", _PYEXEC_TOTAL_ELEMENTS)
+    budget = [min(_PYEXEC_MAX_ELEMENTS, left), _PYEXEC_MAX_CHARS]
 
     def text(s):
         budget[1] -= len(s)
@@ -647,7 +650,9 @@ def _pyexec_convert(H, v):
             return text(str.__str__(x))
         return text(_pyexec_safe_repr(x))
 
-    return conv(v, 0)
+    out = conv(v, 0)
+    H["elements_left"] = left - (min(_PYEXEC_MAX_ELEMENTS, left) - budget[0])
+    return out
 
 
 def _pyexec_value_line(H, rec, v):

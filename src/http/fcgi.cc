@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
@@ -77,13 +78,21 @@ const char* reason(int status) {
 
 }  // namespace
 
+// Non-blocking: every worker polls the shared socket and accepts what it
+// can; the ones that lose the race go back to waiting (and beating).
 Result<UniqueFd> listen(const std::string& spec, const std::string& group) {
-    if (spec.find('/') != std::string::npos) return listenUnix(spec, group);
-    FCGX_Init();
-    int fd = FCGX_OpenSocket(spec.c_str(), 256);
-    if (fd < 0) return listenError("listen on " + spec, errno ? errno : EINVAL);
-    ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-    return UniqueFd(fd);
+    Result<UniqueFd> fd = makeError(ErrorKind::kConfig, "not opened");
+    if (spec.find('/') != std::string::npos) {
+        fd = listenUnix(spec, group);
+    } else {
+        FCGX_Init();
+        int raw = FCGX_OpenSocket(spec.c_str(), 256);
+        if (raw < 0) return listenError("listen on " + spec, errno ? errno : EINVAL);
+        ::fcntl(raw, F_SETFD, FD_CLOEXEC);
+        fd = UniqueFd(raw);
+    }
+    if (fd) ::fcntl(fd.value().get(), F_SETFL, ::fcntl(fd.value().get(), F_GETFL) | O_NONBLOCK);
+    return fd;
 }
 
 std::string newRequestId() {
@@ -97,20 +106,71 @@ std::string newRequestId() {
 struct Server::Impl {
     FCGX_Request req{};
     bool active = false;
+    int listenFd = -1;
+    ServerPolicy policy;
+    double deadlineMs = 0;  // of the request being read
 };
 
-Server::Server(int listenFd) : impl_(new Impl) {
+namespace {
+
+// Reads on `fd` block at most until `deadlineMs` (at least 1 ms).
+void readUntil(int fd, double deadlineMs) {
+    double left = std::max(1.0, deadlineMs - clock::monotonicMs());
+    timeval tv{static_cast<time_t>(left / 1000), static_cast<suseconds_t>(std::fmod(left, 1000.0) * 1000)};
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+}  // namespace
+
+// libfcgi accepts on the request's listen socket itself, and only checks
+// IPv4 peers against exact addresses. The worker accepts instead: the
+// request is initialised with no listen socket, and each accepted connection
+// is handed over in req.ipcFd with keepConnection set, because
+// FCGX_Accept_r starts by finishing the previous request, which would close
+// it otherwise (libfcgi 2.4, fcgiapp.c). A connection libfcgi then gives up
+// on (a protocol error, a read timeout) it closes, and its own accept on no
+// socket fails, so control comes back here.
+Server::Server(int listenFd, ServerPolicy policy) : impl_(new Impl) {
     FCGX_Init();
-    FCGX_InitRequest(&impl_->req, listenFd, FCGI_FAIL_ACCEPT_ON_INTR);
+    FCGX_InitRequest(&impl_->req, -1, FCGI_FAIL_ACCEPT_ON_INTR);
+    impl_->listenFd = listenFd;
+    impl_->policy = std::move(policy);
 }
 
 Server::~Server() {
+    impl_->req.detached = 1;
     if (impl_->active) FCGX_Finish_r(&impl_->req);
     delete impl_;
 }
 
+// The next connection from an allowed peer, its head read (params).
+bool Server::acceptConnection() {
+    for (;;) {
+        sockaddr_storage peer{};
+        socklen_t len = sizeof peer;
+        int fd = ::accept4(impl_->listenFd, reinterpret_cast<sockaddr*>(&peer), &len, SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == ECONNABORTED || errno == EPROTO) continue;
+            return false;  // EAGAIN (taken by another worker), EINTR (shutdown), or an error
+        }
+        if (!impl_->policy.peers.allows(peer)) {
+            ::close(fd);
+            continue;
+        }
+        impl_->deadlineMs = clock::monotonicMs() + impl_->policy.readTimeoutMs;
+        readUntil(fd, impl_->deadlineMs);
+        impl_->req.ipcFd = fd;
+        impl_->req.keepConnection = 1;
+        impl_->req.detached = 1;  // if libfcgi drops it, closed without draining what the peer sends
+        if (FCGX_Accept_r(&impl_->req) == 0) return true;
+        impl_->req.detached = 1;
+        FCGX_Free(&impl_->req, 1);  // libfcgi gave up on it (and closed it, or we do now)
+    }
+}
+
 bool Server::accept(Request* out, size_t maxBody) {
-    if (FCGX_Accept_r(&impl_->req) != 0) return false;
+    if (!acceptConnection()) return false;
     impl_->active = true;
     FCGX_Request& r = impl_->req;
     *out = Request{};
@@ -124,14 +184,20 @@ bool Server::accept(Request* out, size_t maxBody) {
     if (!start.empty()) out->queuedMs = std::max(0.0, clock::wallMs() - std::atof(start.c_str()) * 1e3);
     char buf[65536];
     for (;;) {
+        readUntil(r.ipcFd, impl_->deadlineMs);
         int n = FCGX_GetStr(buf, sizeof buf, r.in);
         if (n <= 0) break;
         if (out->body.size() + static_cast<size_t>(n) > maxBody) {
+            // Not read further: the answer closes the connection (nginx
+            // opens one per request), so nothing is left out of sync.
             out->bodyTooLarge = true;
-            continue;  // keep reading so the connection stays in sync
+            impl_->req.keepConnection = 0;
+            break;
         }
         out->body.append(buf, static_cast<size_t>(n));
     }
+    if (!out->bodyTooLarge && (FCGX_GetError(r.in) != 0 || !FCGX_HasSeenEOF(r.in))) out->bodyIncomplete = true;
+    readUntil(r.ipcFd, clock::monotonicMs() + impl_->policy.readTimeoutMs);  // for the answer's writes
     return true;
 }
 
@@ -147,6 +213,10 @@ void Server::respond(const Response& response) {
     head += "Content-Length: " + std::to_string(response.body.size()) + "\r\n\r\n";
     FCGX_PutStr(head.data(), static_cast<int>(head.size()), r.out);
     if (!response.omitBody) FCGX_PutStr(response.body.data(), static_cast<int>(response.body.size()), r.out);
+    // Closed at once: libfcgi would otherwise read whatever the peer still
+    // sends, for as long as it sends (a body past its cap). nginx has sent
+    // everything by now.
+    r.detached = 1;
     FCGX_Finish_r(&r);
     impl_->active = false;
 }

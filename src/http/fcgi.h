@@ -11,6 +11,7 @@
 
 #include "common/result.h"
 #include "common/unique_fd.h"
+#include "http/peers.h"
 
 namespace pyexec::http {
 
@@ -24,6 +25,7 @@ struct Request {
     std::string requestId;     // from nginx (REQUEST_ID), validated; generated when absent
     std::string body;
     bool bodyTooLarge = false;
+    bool bodyIncomplete = false;  // the client stopped sending, or too slowly
     double queuedMs = 0;       // time since nginx received it (REQUEST_START), 0 when unknown
 };
 
@@ -34,19 +36,31 @@ struct Response {
     bool omitBody = false;     // HEAD
 };
 
+// What a worker accepts on its FastCGI socket.
+struct ServerPolicy {
+    PeerList peers;              // TCP peers served (AF_UNIX: the socket's mode decides)
+    int readTimeoutMs = 10000;   // a request's head and body must arrive within this
+};
+
 class Server {
 public:
-    explicit Server(int listenFd);
+    Server(int listenFd, ServerPolicy policy);
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;
-    // Blocks for the next request; false when accept fails (e.g. interrupted
-    // for shutdown). Reads at most maxBody bytes of body.
+    // Accepts a connection waiting on the (non-blocking) listening socket and
+    // reads its request; false when there is none (another worker took it),
+    // on an interrupted or failed accept. Connections from peers the policy refuses are closed
+    // unread; one whose head does not arrive in time is dropped. Reads at
+    // most maxBody bytes of body: past it, bodyTooLarge and the rest is never
+    // read (the connection closes with the answer); a body that stops
+    // arriving before the deadline gives bodyIncomplete.
     bool accept(Request* request, size_t maxBody);
     // Sends the answer and finishes the request.
     void respond(const Response& response);
 
 private:
+    bool acceptConnection();
     struct Impl;
     Impl* impl_;
 };

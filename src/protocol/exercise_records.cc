@@ -3,7 +3,6 @@
 // mistyped field is refused whole, and the caller marks the stream tampered.
 #include "protocol/exercise_records.h"
 
-#include "protocol/text.h"
 
 namespace pyexec::protocol {
 namespace {

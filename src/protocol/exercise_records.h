@@ -38,6 +38,17 @@ inline constexpr size_t kMaxExerciseRecordBytes = kMaxFileRecordBytes;
 static_assert(kMaxExerciseRecordBytes >= kMaxPytestResultRecordBytes &&
               kMaxExerciseRecordBytes >= kMaxPytestDoneRecordBytes);
 
+// All the exercise records of a run together, on top of the observations':
+// pytest's budget (results and modules' ends), then out/'s files (base64 of
+// 2 MiB in all, and each record's path and fields).
+inline constexpr size_t kMaxExerciseStreamBytes =
+    kPytestRecordBytes + 4 * ((kOutFileBytes + 2) / 3) + kOutFiles * (kMaxPathBytes + 128);
+// Their JSON values: 6 per result, 7 per module's end (at most 100 tests),
+// 4 per file, 1 for end's filesOmitted.
+inline constexpr size_t kMaxExerciseStreamValues = kPytestResultsPerRun * 6 + 100 * 7 + kOutFiles * 4 + 1;
+// A description's prefix repeated on each of a module's entries (excerpt).
+inline constexpr size_t kPytestPrefixBytes = 256;
+
 // {"test": i, "name": "test_add[2-3]", "outcome": "failed", "message": "…", "messageTruncated": true}
 struct PytestResult {
     std::string name;

@@ -52,8 +52,13 @@ void writeVersion(JsonWriter& w, std::string_view key, const std::string& versio
 void writeSandboxAndLimits(JsonWriter& w, const HealthInfo& info) {
     w.key("sandbox").beginObject();
     w.key("mode").string(info.sandboxMode).key("cgroup").string(info.cgroup);
-    w.key("seccompProfile").string(info.seccompProfile).key("uid").integer(info.uid);
-    w.key("gid").integer(info.gid).key("network").string(info.network);
+    w.key("seccompProfile").string(info.seccompProfile).key("uid").unsignedInteger(info.uid);
+    w.key("gid").unsignedInteger(info.gid);
+    // One uid and gid per worker slot, first and last.
+    unsigned last = info.idCount > 0 ? info.idCount - 1 : 0;
+    w.key("uidRange").beginArray().unsignedInteger(info.uid).unsignedInteger(info.uid + last).endArray();
+    w.key("gidRange").beginArray().unsignedInteger(info.gid).unsignedInteger(info.gid + last).endArray();
+    w.key("network").string(info.network);
     w.endObject();
     w.key("limits").beginObject();
     w.key("timeoutMs").integer(info.timeoutMs).key("maxTimeoutMs").integer(info.maxTimeoutMs);
@@ -61,6 +66,18 @@ void writeSandboxAndLimits(JsonWriter& w, const HealthInfo& info) {
     w.key("pidsMax").integer(info.pidsMax).key("outputBytes").unsignedInteger(info.outputBytes);
     w.key("codeBytes").unsignedInteger(info.codeBytes).key("stdinBytes").unsignedInteger(info.stdinBytes);
     w.key("tmpBytes").unsignedInteger(info.tmpBytes);
+    // Disk I/O per run; null where it is not limited (no limit set, or no
+    // io/blkio controller on this host).
+    const std::pair<const char*, uint64_t> io[] = {{"ioReadBps", info.ioReadBps}, {"ioReadIops", info.ioReadIops},
+                                                   {"ioWriteBps", info.ioWriteBps}, {"ioWriteIops", info.ioWriteIops}};
+    for (const auto& [key, value] : io) {
+        w.key(key);
+        if (info.ioLimited && value != 0) {
+            w.unsignedInteger(value);
+        } else {
+            w.null();
+        }
+    }
     w.endObject();
 }
 

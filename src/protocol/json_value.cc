@@ -45,7 +45,7 @@ void dropRepeatedKeys(std::vector<JsonMember>* members) {
 // SAX handler that builds the tree with an explicit stack of open containers.
 class TreeBuilder : public rj::BaseReaderHandler<rj::UTF8<>, TreeBuilder> {
 public:
-    explicit TreeBuilder(size_t maxDepth) : maxDepth_(maxDepth) {}
+    TreeBuilder(size_t maxDepth, size_t* nodesLeft) : maxDepth_(maxDepth), nodesLeft_(nodesLeft) {}
 
     bool Null() { return add(JsonValue{}); }
     bool Bool(bool b) {
@@ -55,8 +55,11 @@ public:
         return add(std::move(v));
     }
     bool RawNumber(const char* s, rj::SizeType n, bool) { return addText(JsonValue::Kind::kNumber, s, n); }
-    bool String(const char* s, rj::SizeType n, bool) { return addText(JsonValue::Kind::kString, s, n); }
+    bool String(const char* s, rj::SizeType n, bool) {
+        return isUtf8(s, n) && addText(JsonValue::Kind::kString, s, n);
+    }
     bool Key(const char* s, rj::SizeType n, bool) {
+        if (!isUtf8(s, n)) return false;
         key_.assign(s, n);
         return true;
     }
@@ -66,6 +69,8 @@ public:
     bool EndArray(rj::SizeType) { return close(); }
 
     bool tooDeep() const { return tooDeep_; }
+    bool tooMany() const { return tooMany_; }
+    bool loneSurrogate() const { return loneSurrogate_; }
     JsonValue takeRoot() { return std::move(root_); }
 
 private:
@@ -74,13 +79,30 @@ private:
         std::string key;  // the key this container will be stored under in its parent
     };
 
+    // The reader checks raw bytes and pairs a \uD800-\uDBFF escape with its
+    // partner, but RapidJSON 1.1.0 turns a lone \uDC00-\uDFFF escape into
+    // the bytes of a surrogate, which are not UTF-8.
+    bool isUtf8(const char* s, rj::SizeType n) {
+        loneSurrogate_ = !isValidUtf8(std::string_view(s, n));
+        return !loneSurrogate_;
+    }
     bool addText(JsonValue::Kind kind, const char* s, rj::SizeType n) {
         JsonValue v;
         v.kind = kind;
         v.text.assign(s, n);
         return add(std::move(v));
     }
+    // One more value, within the budget.
+    bool count() {
+        if (*nodesLeft_ == 0) {
+            tooMany_ = true;
+            return false;
+        }
+        --*nodesLeft_;
+        return true;
+    }
     bool add(JsonValue v) {
+        if (!count()) return false;
         if (stack_.empty()) {
             root_ = std::move(v);
         } else if (stack_.back().value.isArray()) {
@@ -91,6 +113,7 @@ private:
         return true;
     }
     bool open(JsonValue::Kind kind) {
+        if (!count()) return false;
         if (stack_.size() >= maxDepth_) {
             tooDeep_ = true;
             return false;
@@ -110,7 +133,10 @@ private:
     }
 
     size_t maxDepth_;
+    size_t* nodesLeft_;
     bool tooDeep_ = false;
+    bool tooMany_ = false;
+    bool loneSurrogate_ = false;
     std::vector<Frame> stack_;
     std::string key_;
     JsonValue root_;
@@ -126,7 +152,7 @@ const JsonValue* JsonValue::find(std::string_view key) const {
     return nullptr;
 }
 
-Result<JsonValue> parseJson(std::string_view text, size_t maxDepth) {
+Result<JsonValue> parseJson(std::string_view text, size_t maxDepth, size_t* nodeBudget) {
     // RapidJSON reads a NUL byte as the end of the input and would silently
     // accept `{}\0anything`; a raw NUL is never valid JSON.
     if (const void* nul = std::memchr(text.data(), '\0', text.size())) {
@@ -137,13 +163,24 @@ Result<JsonValue> parseJson(std::string_view text, size_t maxDepth) {
     }
     rj::MemoryStream memory(text.data(), text.size());
     rj::EncodedInputStream<rj::UTF8<>, rj::MemoryStream> in(memory);
-    TreeBuilder builder(maxDepth);
+    size_t ownBudget = kDefaultJsonNodes;
+    TreeBuilder builder(maxDepth, nodeBudget != nullptr ? nodeBudget : &ownBudget);
     rj::Reader reader;
     rj::ParseResult ok = reader.Parse<kParseFlags>(in, builder);
+    if (builder.tooMany()) {
+        return makeError(ErrorKind::kInvalidRequest,
+                         "holds more JSON values than its budget (arrays, objects and scalars count; at byte offset " +
+                             std::to_string(reader.GetErrorOffset()) + ")");
+    }
     if (builder.tooDeep()) {
         return makeError(ErrorKind::kInvalidRequest,
-                         "nested deeper than " + std::to_string(maxDepth) + " levels (at byte offset " +
+                         "is nested deeper than " + std::to_string(maxDepth) + " levels (at byte offset " +
                              std::to_string(reader.GetErrorOffset()) + ")");
+    }
+    if (builder.loneSurrogate()) {
+        return makeError(ErrorKind::kInvalidJson,
+                         "Lone surrogate escape (\\uDC00-\\uDFFF) in the string before byte offset " +
+                             std::to_string(reader.GetErrorOffset()));
     }
     if (!ok) {
         std::string reason = rj::GetParseError_En(ok.Code());

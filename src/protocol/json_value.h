@@ -50,10 +50,17 @@ struct JsonMember {
     JsonValue value;
 };
 
+// Most values (scalars, arrays, objects, each one) a parse may build when
+// its caller sets no budget: about 90 bytes each, so a tree stays near 20 MiB
+// however its text is shaped (a 2 MiB body of `[0,0,0,...]` is a million).
+inline constexpr size_t kDefaultJsonNodes = 256 * 1024;
+
 // Parses one JSON text. Errors: kInvalidJson ("<RapidJSON's reason> at byte
 // offset N"; raw NUL bytes and invalid UTF-8 included) or kInvalidRequest when
-// the nesting is deeper than maxDepth.
-Result<JsonValue> parseJson(std::string_view text, size_t maxDepth = kMaxJsonDepth);
+// the nesting is deeper than maxDepth or the text holds more values than
+// *nodeBudget. The budget is decremented by the values built (so one budget
+// can span several texts); nullptr: kDefaultJsonNodes for this text alone.
+Result<JsonValue> parseJson(std::string_view text, size_t maxDepth = kMaxJsonDepth, size_t* nodeBudget = nullptr);
 
 // True when the number's text has no fraction or exponent (an int in Python).
 bool isIntegerNumber(const JsonValue& value);

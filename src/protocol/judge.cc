@@ -88,7 +88,9 @@ struct Context {
     const RunOutcome& outcome;
     const Observations& obs;
     std::string_view status;
-    std::string stdoutText;  // sanitised
+    std::string stdoutText;        // sanitised
+    std::string normalisedStdout;  // of stdoutText; what output tests compare
+    Echo stdoutEcho;               // its echo, made once for every test that shows it
 };
 
 // Why a test has no observation record.
@@ -102,17 +104,23 @@ std::string missingMessage(const Context& ctx) {
     if (!ctx.obs.finished) return limited ? "program did not finish" : "observations unavailable";
     if (ctx.status == "timeout") return "observations unavailable: the run timed out while they were taken";
     if (limited) return "observations unavailable: the run was stopped (" + std::string(ctx.status) + ")";
-    if (ctx.outcome.observationsTruncated) return "observations unavailable: they exceeded their size limit";
     return "observations unavailable";
 }
 
-TestVerdict verdict(bool passed, std::string actualJson, std::string message = {}) {
+TestVerdict verdict(bool passed, Echo actual, std::string message = {}) {
     TestVerdict v;
     v.passed = passed;
-    v.actualJson = std::move(actualJson);
+    v.actualJson = std::move(actual.json);
+    v.actualTruncated = actual.truncated;
     v.message = std::move(message);
     return v;
 }
+
+Echo echoValue(const JsonValue& value) {
+    return value.isString() ? echoString(value.text) : echoJson(toJson(value));
+}
+
+Echo literal(const char* json) { return Echo{json, false}; }
 
 std::string article(std::string_view word) {
     bool vowel = !word.empty() && std::string_view("aeiouAEIOU").find(word[0]) != std::string_view::npos;
@@ -124,8 +132,7 @@ std::string tooLarge(const std::string& what) {
 }
 
 TestVerdict judgeOutput(const Context& ctx, const JsonValue& expected) {
-    std::string actual = normaliseOutput(ctx.stdoutText);
-    return verdict(actual == normaliseOutput(expected.text), jsonString(actual));
+    return verdict(ctx.normalisedStdout == normaliseOutput(expected.text), ctx.stdoutEcho);
 }
 
 // Passes when some stdout line, trimmed, equals `expected`, trimmed. `actual`
@@ -137,65 +144,65 @@ TestVerdict judgeStdoutLine(const Context& ctx, const JsonValue& expected) {
     while (start <= out.size()) {
         size_t end = std::min(out.find('\n', start), out.size());
         std::string_view line = trimAscii(out.substr(start, end - start));
-        if (line == want) return verdict(true, jsonString(line));
+        if (line == want) return verdict(true, echoString(line));
         start = end + 1;
     }
-    return verdict(false, jsonString(normaliseOutput(ctx.stdoutText)));
+    return verdict(false, ctx.stdoutEcho);
 }
 
 TestVerdict judgeListContains(const TestSpec& test, const JsonValue& record, const JsonValue& expected) {
     const JsonValue& value = *record.find("value");
     const std::string& type = record.find("type")->text;
     if (type != "list" && type != "tuple" && type != "set" && type != "frozenset") {
-        return verdict(false, toJson(value),
+        return verdict(false, echoValue(value),
                        "'" + test.name + "' is " + article(type) + " " + type + ", not a list, tuple or set");
     }
-    if (!value.isArray() || isTruncated(record)) return verdict(false, toJson(value), tooLarge("'" + test.name + "'"));
+    if (!value.isArray() || isTruncated(record)) return verdict(false, echoValue(value), tooLarge("'" + test.name + "'"));
     for (const JsonValue& item : value.items) {
-        if (valuesEqual(expected, item, test.tolerance)) return verdict(true, toJson(value));
+        if (valuesEqual(expected, item, test.tolerance)) return verdict(true, echoValue(value));
     }
-    return verdict(false, toJson(value));
+    return verdict(false, echoValue(value));
 }
 
 TestVerdict judgeListLength(const TestSpec& test, const JsonValue& record, const JsonValue& expected) {
     const JsonValue* len = record.find("len");
     if (len == nullptr || len->isNull()) {
         const std::string& type = record.find("type")->text;
-        return verdict(false, "null", "'" + test.name + "' has no length: it is " + article(type) + " " + type);
+        return verdict(false, literal("null"), "'" + test.name + "' has no length: it is " + article(type) + " " + type);
     }
-    return verdict(valuesEqual(expected, *len, std::nullopt), toJson(*len));
+    return verdict(valuesEqual(expected, *len, std::nullopt), echoValue(*len));
 }
 
 TestVerdict judgeVariable(const TestSpec& test, const JsonValue& record, const JsonValue& expected) {
     if (!record.find("exists")->boolean) {
-        std::string actual = test.type == TestType::kVariableExists ? "false" : "null";
+        Echo actual = literal(test.type == TestType::kVariableExists ? "false" : "null");
         return verdict(false, actual, "variable '" + test.name + "' is not defined");
     }
     const JsonValue& value = *record.find("value");
     const JsonValue& type = *record.find("type");
     switch (test.type) {
-        case TestType::kVariableExists: return verdict(true, "true");
-        case TestType::kVariableType: return verdict(valuesEqual(expected, type, std::nullopt), toJson(type));
+        case TestType::kVariableExists: return verdict(true, literal("true"));
+        case TestType::kVariableType: return verdict(valuesEqual(expected, type, std::nullopt), echoValue(type));
         case TestType::kListContains: return judgeListContains(test, record, expected);
         case TestType::kListLength: return judgeListLength(test, record, expected);
         default: break;
     }
-    if (isTruncated(record)) return verdict(false, toJson(value), tooLarge("'" + test.name + "'"));
-    return verdict(valuesEqual(expected, value, test.tolerance), toJson(value));
+    if (isTruncated(record)) return verdict(false, echoValue(value), tooLarge("'" + test.name + "'"));
+    return verdict(valuesEqual(expected, value, test.tolerance), echoValue(value));
 }
 
 TestVerdict judgeCall(const TestSpec& test, const JsonValue& record, const JsonValue& expected) {
     if (record.find("ok")->boolean) {
         const JsonValue& value = *record.find("value");
-        if (isTruncated(record)) return verdict(false, toJson(value), tooLarge("the value returned"));
-        return verdict(valuesEqual(expected, value, test.tolerance), toJson(value));
+        if (isTruncated(record)) return verdict(false, echoValue(value), tooLarge("the value returned"));
+        return verdict(valuesEqual(expected, value, test.tolerance), echoValue(value));
     }
     const std::string& error = record.find("error")->text;
     std::string undefined = "NameError: name '" + test.function + "' is not defined";
     std::string message = error.rfind(undefined, 0) == 0
                               ? "function '" + test.function + "' is not defined"
                               : "calling '" + test.function + "' raised an exception";
-    return verdict(false, jsonString(error), message);
+    return verdict(false, echoString(error), message);
 }
 
 // ---- pytest (judged in the sandbox: its results are only checked and shown) ----
@@ -219,9 +226,11 @@ std::string pytestUnfinished(const Context& ctx) {
 }
 
 TestVerdict judgePytest(const Context& ctx, const TestSpec& test, const PytestModuleRecords& module) {
-    std::string prefix = test.description ? *test.description + ": " : std::string();
-    std::string whole = test.description.value_or("test module");
-    TestVerdict v = verdict(true, "null");
+    // Repeated on each entry: cut short (exercise_records.h).
+    std::string description = test.description ? excerpt(*test.description, kPytestPrefixBytes) : std::string();
+    std::string prefix = test.description ? description + ": " : std::string();
+    std::string whole = test.description ? description : "test module";
+    TestVerdict v = verdict(true, literal("null"));
     for (const PytestResult& r : module.results) {
         v.sandbox.push_back(sandboxEntry(prefix + r.name, r.outcome, r.message.value_or("")));
         v.sandbox.back().messageTruncated = r.messageTruncated;
@@ -246,16 +255,16 @@ TestVerdict judgePytest(const Context& ctx, const TestSpec& test, const PytestMo
 
 TestVerdict judgeOne(const Context& ctx, const TestSpec& test, const std::optional<JsonValue>& record) {
     Result<JsonValue> expected = parseJson(test.expectedJson);
-    if (!expected) return verdict(false, "null", "the expected value could not be read");
+    if (!expected) return verdict(false, literal("null"), "the expected value could not be read");
     switch (test.type) {
         case TestType::kOutput: return judgeOutput(ctx, expected.value());
         case TestType::kFunctionCallOutput: return judgeStdoutLine(ctx, expected.value());
         default: break;
     }
     if (!record || (ctx.obs.finished && ctx.obs.finished->syntaxError)) {
-        return verdict(false, "null", missingMessage(ctx));
+        return verdict(false, literal("null"), missingMessage(ctx));
     }
-    if (isObservationFailure(*record)) return verdict(false, "null", record->find("error")->text);
+    if (isObservationFailure(*record)) return verdict(false, literal("null"), record->find("error")->text);
     if (test.type == TestType::kFunctionCall) return judgeCall(test, *record, expected.value());
     return judgeVariable(test, *record, expected.value());
 }
@@ -271,7 +280,9 @@ bool jsonEqual(std::string_view expectedJson, std::string_view actualJson, std::
 std::vector<TestVerdict> judgeWithObservations(const RunRequest& request, const RunOutcome& outcome,
                                                const Observations& observations,
                                                std::string_view status) {
-    Context ctx{outcome, observations, status, sanitiseUtf8(outcome.out)};
+    Context ctx{outcome, observations, status, sanitiseUtf8(outcome.out), {}, {}};
+    ctx.normalisedStdout = normaliseOutput(ctx.stdoutText);
+    ctx.stdoutEcho = echoString(ctx.normalisedStdout);
     std::vector<TestVerdict> verdicts;
     verdicts.reserve(request.tests.size());
     for (size_t i = 0; i < request.tests.size(); ++i) {
@@ -280,14 +291,16 @@ std::vector<TestVerdict> judgeWithObservations(const RunRequest& request, const 
         TestVerdict v = request.tests[i].type == TestType::kPytest && i < observations.pytest.size()
                             ? judgePytest(ctx, request.tests[i], observations.pytest[i])
                             : judgeOne(ctx, request.tests[i], record);
-        v.expectedJson = request.tests[i].expectedJson;
+        Echo expected = echoJson(request.tests[i].expectedJson);
+        v.expectedJson = std::move(expected.json);
+        v.expectedTruncated = expected.truncated;
         verdicts.push_back(std::move(v));
     }
     return verdicts;
 }
 
 std::vector<TestVerdict> judgeTests(const RunRequest& request, const RunOutcome& outcome) {
-    Observations observations = parseObservations(outcome.observations, request);
+    Observations observations = parseObservations(outcome.observations, request, outcome.observationsTruncated);
     RunSummary summary = summariseRun(outcome, observations, request.timeoutMs);
     return judgeWithObservations(request, outcome, observations, summary.status);
 }

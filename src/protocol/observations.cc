@@ -78,15 +78,20 @@ class StreamReader {
 public:
     StreamReader(const RunRequest& request, Observations* obs) : request_(request), obs_(obs) {}
 
-    void take(Result<JsonValue> parsed) {
+    // `bytes`: the record's line, counted against pytest's budget when it is one of its.
+    void take(Result<JsonValue> parsed, size_t bytes = 0) {
         if (obs_->tampered) return;
+        lineBytes_ = bytes;
         if (!parsed || !parsed.value().isObject() || done_) return tamper();
         JsonValue record = std::move(parsed).value();
         const JsonValue* event = record.find("event");
         bool isEvent = event != nullptr && event->isString();
         if (!obs_->finished) {
             if (!isEvent || event->text != "finished") return tamper();
+            // A `finished` the harness cannot have written is the program's:
+            // kept unset, it would let a second `finished` in.
             obs_->finished = readFinished(record);
+            if (!obs_->finished) return tamper();
             return;
         }
         if (isEvent && event->text == "end") {
@@ -124,6 +129,8 @@ private:
             i != static_cast<int64_t>(want) || !obs_->files.empty()) {
             return tamper();
         }
+        pytestBytes_ += lineBytes_ + 1;
+        if (pytestBytes_ > kPytestRecordBytes) return tamper();
         PytestModuleRecords& module = obs_->pytest[want];
         if (isPytestDone(record)) {
             PytestDone done;
@@ -186,6 +193,8 @@ private:
     size_t next_ = 0;
     size_t pytestNext_ = 0;
     size_t pytestResults_ = 0;
+    size_t pytestBytes_ = 0;  // pytest's records so far, newlines counted
+    size_t lineBytes_ = 0;
     uint64_t outBudget_ = kOutFileBytes;
     bool observationsOver_ = false;  // observations are over
     bool done_ = false;
@@ -193,31 +202,61 @@ private:
 
 }  // namespace
 
-Observations parseObservations(std::string_view ndjson, const RunRequest& request) {
+Observations parseObservations(std::string_view ndjson, const RunRequest& request, bool cutShort) {
     Observations obs;
     obs.records.resize(request.tests.size());
     obs.pytest.resize(request.tests.size());
+    if (cutShort || ndjson.size() > kMaxResultStreamBytes) {
+        obs.tampered = true;  // more than the harness ever writes
+        return obs;
+    }
     StreamReader reader(request, &obs);
+    size_t valuesLeft = kMaxResultStreamValues;
     size_t start = 0;
-    while (start < ndjson.size()) {
+    while (start < ndjson.size() && !obs.tampered) {
         size_t end = ndjson.find('\n', start);
-        // A last line without its newline was cut short (the run was stopped
-        // or the size cap reached): it is not a record.
+        // A last line without its newline was cut short (the run was stopped):
+        // it is not a record.
         if (end == std::string_view::npos) break;
         std::string_view line = ndjson.substr(start, end - start);
         start = end + 1;
         if (line.find_first_not_of(" \t\r") == std::string_view::npos) continue;
-        reader.take(parseJson(line));
+        if (line.size() > kMaxRecordBytes) {
+            reader.take(makeError(ErrorKind::kInvalidRequest, "record over budget"));
+            break;
+        }
+        reader.take(parseJson(line, kMaxJsonDepth, &valuesLeft), line.size());
     }
     return obs;
 }
 
-std::optional<int> harnessExitCode(std::string_view ndjson, const RunRequest& request) {
-    Observations obs = parseObservations(ndjson, request);
+namespace {
+
+std::optional<int> exitCodeOf(const Observations& obs) {
     if (obs.tampered || !obs.complete || !obs.finished) return std::nullopt;
     int code = obs.finished->exitCode;
     if (code < 0 || code > 255) return std::nullopt;
     return code;
+}
+
+}  // namespace
+
+std::optional<int> harnessExitCode(std::string_view ndjson, const RunRequest& request) {
+    return exitCodeOf(parseObservations(ndjson, request));
+}
+
+const Observations& RecordStream::observations(std::string_view ndjson, bool cutShort) {
+    // The stream only grows: the same size means the same stream.
+    if (!parsed_ || parsedBytes_ != ndjson.size() || parsedCutShort_ != cutShort) {
+        parsed_ = parseObservations(ndjson, request_, cutShort);
+        parsedBytes_ = ndjson.size();
+        parsedCutShort_ = cutShort;
+    }
+    return *parsed_;
+}
+
+std::optional<int> RecordStream::exitCode(std::string_view ndjson) {
+    return exitCodeOf(observations(ndjson, false));
 }
 
 std::string signalName(int signal) {

@@ -1,6 +1,7 @@
 // The harness's result records (src/harness/PROTOCOL.md), read in the worker
 // after a run, and the run's status derived from them and the runner's
-// measurements. Private to src/protocol, but for harnessExitCode (the runner).
+// measurements. Private to src/protocol, but for the budgets and RecordStream
+// (the engine and the worker, which hand the runner its exit-code check).
 //
 // The records come through a pipe the program can also write to, so they are
 // untrusted. The harness writes exactly one `finished` record, one record per
@@ -14,6 +15,7 @@
 // could have computed honestly, and the status comes from the runner.
 #pragma once
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -58,7 +60,36 @@ struct Observations {
     uint64_t filesOmitted = 0;
 };
 
-Observations parseObservations(std::string_view ndjson, const RunRequest& request);
+// What the harness can write at most (src/harness/PROTOCOL.md), checked
+// before anything is parsed: a stream past them is not the harness's alone
+// (tampered), never a big allocation in the worker.
+// The exercise records (pytest results, out/ files) come on top of the
+// observations' (exercise_records.h): the largest record is an out/ file's.
+inline constexpr size_t kMaxValueRecordBytes = 1 << 20;     // an observation record, without its newline
+inline constexpr size_t kMaxRecordBytes = std::max(kMaxValueRecordBytes, kMaxExerciseRecordBytes);
+inline constexpr size_t kMaxResultStreamBytes =             // 8 MiB of values, then cut reprs, end;
+    (10 << 20) + kMaxExerciseStreamBytes;                   // then pytest's 2 MiB and out/'s base64
+inline constexpr size_t kMaxResultStreamValues =            // JSON values of all records together:
+    250000 + kMaxExerciseStreamValues;                      // 200,000 elements, plus each record's fields
+
+// `cutShort`: the runner stopped reading at its cap (RunOutcome::observationsTruncated).
+Observations parseObservations(std::string_view ndjson, const RunRequest& request, bool cutShort = false);
+
+// One run's record stream, parsed once: the runner asks for the harness's
+// exit code when the stream is complete (harnessExitCode below), the answer
+// for the observations. Worker; lives for one request.
+class RecordStream {
+public:
+    explicit RecordStream(const RunRequest& request) : request_(request) {}
+    std::optional<int> exitCode(std::string_view ndjson);
+    const Observations& observations(std::string_view ndjson, bool cutShort);
+
+private:
+    const RunRequest& request_;
+    std::optional<Observations> parsed_;
+    size_t parsedBytes_ = 0;
+    bool parsedCutShort_ = false;
+};
 
 // For the runner: when the stream is complete and exactly the harness's (as
 // parseObservations checks it), the status the harness said it exits with

@@ -416,20 +416,8 @@ Problem readTests(const JsonValue& root, const RequestLimits& limits, std::vecto
     return {};
 }
 
-}  // namespace
-
-Result<RunRequest> parseRunRequest(std::string_view body, const RequestLimits& limits) {
-    Result<JsonValue> parsed = parseJson(body);
-    if (!parsed) {
-        Error e = parsed.error();
-        if (e.kind == ErrorKind::kInvalidJson) e.message = "The body is not valid JSON: " + e.message + ".";
-        else e.message = "The body is " + e.message + "; send flatter data.";
-        return e;
-    }
-    const JsonValue& root = parsed.value();
-    if (!root.isObject()) {
-        return invalid("", "The body must be a JSON object, e.g. {\"code\": \"print('hi')\"}.");
-    }
+// Every field of a body already parsed into an object, in the order SPEC lists them.
+Result<RunRequest> readRequest(const JsonValue& root, const RequestLimits& limits) {
     RunRequest request;
     request.timeoutMs = limits.defaultTimeoutMs;
     if (Problem p = readCode(root, limits, &request.code)) return *p;
@@ -438,6 +426,64 @@ Result<RunRequest> parseRunRequest(std::string_view body, const RequestLimits& l
     if (Problem p = readTests(root, limits, &request.tests)) return *p;
     if (Problem p = readFiles(root, limits, &request.files)) return *p;
     return request;
+}
+
+JsonValue stringMember(JsonValue object, std::string key, std::string_view text) {
+    object.kind = JsonValue::Kind::kObject;
+    JsonValue value;
+    value.kind = JsonValue::Kind::kString;
+    value.text = std::string(text);
+    object.members.push_back({std::move(key), std::move(value)});
+    return object;
+}
+
+// A tests file holds what a /run body's "tests" holds, either bare or as the
+// only member of an object: users copy one or the other from the README.
+Result<JsonValue> parseTestsFile(std::string_view text) {
+    Result<JsonValue> parsed = parseJson(text);
+    if (!parsed) {
+        Error e = parsed.error();
+        e.message = "The tests file is not valid JSON: " + e.message + ".";
+        return e;
+    }
+    JsonValue& root = parsed.value();
+    if (root.isArray()) return std::move(root);
+    if (root.isObject() && root.members.size() == 1 && root.members[0].key == "tests") {
+        return std::move(root.members[0].value);
+    }
+    return invalid("tests", "The tests file must hold a JSON array of tests, or an object whose only member is "
+                            "\"tests\" (that array); give the program as FILE and its input with --stdin.");
+}
+
+}  // namespace
+
+Result<RunRequest> parseRunRequest(std::string_view body, const RequestLimits& limits) {
+    Result<JsonValue> parsed = parseJson(body);
+    if (!parsed) {
+        Error e = parsed.error();
+        if (e.kind == ErrorKind::kInvalidJson) e.message = "The body is not valid JSON: " + e.message + ".";
+        else if (e.message.rfind("holds", 0) == 0)
+            e.message = "The body " + e.message + ": at most " + std::to_string(kDefaultJsonNodes) + " values.";
+        else e.message = "The body " + e.message + "; send flatter data.";
+        return e;
+    }
+    const JsonValue& root = parsed.value();
+    if (!root.isObject()) {
+        return invalid("", "The body must be a JSON object, e.g. {\"code\": \"print('hi')\"}.");
+    }
+    return readRequest(root, limits);
+}
+
+Result<RunRequest> parseCliRequest(std::string_view code, std::string_view stdinData,
+                                   std::optional<std::string_view> testsFile, const RequestLimits& limits) {
+    JsonValue root = stringMember({}, "code", code);
+    root = stringMember(std::move(root), "stdin", stdinData);
+    if (testsFile) {
+        Result<JsonValue> tests = parseTestsFile(*testsFile);
+        if (!tests) return tests.error();
+        root.members.push_back({"tests", std::move(tests).value()});
+    }
+    return readRequest(root, limits);
 }
 
 std::string buildHarnessInput(const RunRequest& request) {

@@ -69,6 +69,14 @@ struct RunRequest {
 // over its limit, more files or file bytes than allowed).
 Result<RunRequest> parseRunRequest(std::string_view body, const RequestLimits& limits);
 
+// The request of `pyexecd run`: the program and its stdin as given, and the
+// contents of its --tests file (nullopt without one), which holds either a
+// JSON array of tests or an object {"tests": [...]}. Validated exactly as
+// /run validates a body; errors as parseRunRequest's, plus kInvalidRequest
+// (field "tests") for a file of any other shape.
+Result<RunRequest> parseCliRequest(std::string_view code, std::string_view stdinData,
+                                   std::optional<std::string_view> testsFile, const RequestLimits& limits);
+
 // The JSON document the harness reads inside the sandbox: the code, the
 // files, the observations the tests need (never their expected values) and
 // the pytest test modules (see src/harness/PROTOCOL.md).

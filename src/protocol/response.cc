@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "protocol/json_value.h"
 #include "protocol/observations.h"
+#include "protocol/text.h"
 
 namespace pyexec::protocol {
 namespace {
@@ -29,8 +30,13 @@ void writeSandboxResults(JsonWriter& w, const TestSpec& test, const TestVerdict&
         w.beginObject().key("type").string(test.typeName).key("description").string(r.description);
         w.key("passed").boolean(r.passed).key("outcome").string(r.outcome);
         w.key("expected").null().key("actual").null();
-        if (!r.message.empty()) w.key("message").string(r.message);
-        if (r.messageTruncated) w.key("messageTruncated").boolean(true);
+        bool truncated = r.messageTruncated;
+        if (!r.message.empty()) {
+            Echo message = echoString(r.message);  // bounded like `actual`
+            w.key("message").raw(message.json);
+            truncated = truncated || message.truncated;
+        }
+        if (truncated) w.key("messageTruncated").boolean(true);
         w.key("judgedIn").string("sandbox").endObject();
     }
 }
@@ -48,7 +54,9 @@ void writeTestResults(JsonWriter& w, const RunRequest& request, const std::vecto
         writeOptionalString(w, test.description);
         w.key("passed").boolean(v.passed);
         w.key("expected").raw(v.expectedJson.empty() ? "null" : v.expectedJson);
+        if (v.expectedTruncated) w.key("expectedTruncated").boolean(true);
         w.key("actual").raw(v.actualJson.empty() ? "null" : v.actualJson);
+        if (v.actualTruncated) w.key("actualTruncated").boolean(true);
         if (!v.message.empty()) w.key("message").string(v.message);
         w.endObject();
     }
@@ -117,8 +125,10 @@ void writeMeasurements(JsonWriter& w, const RunOutcome& outcome) {
 }  // namespace
 
 RunAnswer buildRunAnswer(const RunRequest& request, const RunOutcome& outcome,
-                         std::string_view requestId) {
-    Observations observations = parseObservations(outcome.observations, request);
+                         std::string_view requestId, RecordStream* records) {
+    RecordStream local(request);
+    if (records == nullptr) records = &local;
+    const Observations& observations = records->observations(outcome.observations, outcome.observationsTruncated);
     RunSummary summary = summariseRun(outcome, observations, request.timeoutMs);
     std::vector<TestVerdict> verdicts =
         judgeWithObservations(request, outcome, observations, summary.status);

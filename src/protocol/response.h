@@ -25,11 +25,15 @@ struct SandboxResult {
     bool messageTruncated = false;
 };
 
+// expectedJson and actualJson are echoes (text.h): at most 8 KiB of JSON
+// each, cut where the flags say.
 struct TestVerdict {
     bool passed = false;
     std::string expectedJson;  // JSON text
     std::string actualJson;    // JSON text ("null" when nothing was observed)
     std::string message;       // empty unless it failed for a reason other than a different value
+    bool expectedTruncated = false;
+    bool actualTruncated = false;
     std::vector<SandboxResult> sandbox;  // pytest: its entries, in place of this test's own
 };
 
@@ -53,8 +57,11 @@ bool jsonEqual(std::string_view expectedJson, std::string_view actualJson,
 // Verdicts of every test from the program's stdout and the harness records.
 std::vector<TestVerdict> judgeTests(const RunRequest& request, const RunOutcome& outcome);
 
+class RecordStream;
+// `records`: the run's record stream as the runner already parsed it, if it
+// did (observations.h); nullptr parses outcome.observations here.
 RunAnswer buildRunAnswer(const RunRequest& request, const RunOutcome& outcome,
-                         std::string_view requestId);
+                         std::string_view requestId, RecordStream* records = nullptr);
 
 // {"error": {"code", "message", "field"?}, "requestId"} for a 4xx/5xx.
 int httpStatusOf(ErrorKind kind);
@@ -99,7 +106,8 @@ struct HealthInfo {
     std::string sandboxMode;        // "cold" or "warm"
     std::string cgroup;             // "v2", "v1" or "none"
     std::string seccompProfile;     // file name of the profile
-    int uid = 1000, gid = 1000;
+    unsigned uid = 60000, gid = 60000;  // the first sandbox uid and gid
+    unsigned idCount = 1;               // uids (and gids) in use: one per worker slot
     std::string network;            // "shared" (one empty namespace) or "per-run"
     int timeoutMs = 2000, maxTimeoutMs = 10000;
     double cpus = 0.5;
@@ -109,6 +117,8 @@ struct HealthInfo {
     uint64_t codeBytes = 100 << 10;
     uint64_t stdinBytes = 1 << 20;
     uint64_t tmpBytes = 64ull << 20;
+    bool ioLimited = false;  // false: the io* limits are shown as null
+    uint64_t ioReadBps = 0, ioReadIops = 0, ioWriteBps = 0, ioWriteIops = 0;  // 0: no limit (null)
     int workersTotal = 0, workersBusy = 0;
     std::vector<std::pair<std::string, std::string>> checks;  // name → what failed (unhealthy only)
 };

@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/result.h"
+#include "protocol/json_value.h"
 #include "protocol/response.h"
 
 namespace pyexec::protocol {
@@ -112,6 +114,42 @@ std::string excerpt(std::string_view text, size_t maxBytes) {
     // Step back over continuation bytes so a character is not split.
     while (cut > 0 && (static_cast<uint8_t>(text[cut]) & 0xC0) == 0x80) --cut;
     return sanitiseUtf8(text.substr(0, cut)) + "\xE2\x80\xA6";
+}
+
+namespace {
+
+// Bytes of `c`'s escape in a JSON string, as JsonWriter writes it.
+size_t escapedSize(unsigned char c) {
+    if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t') return 2;
+    return c < 0x20 ? 6 : 1;
+}
+
+}  // namespace
+
+Echo echoString(std::string_view text, size_t maxBytes) {
+    std::string clean = sanitiseUtf8(text);
+    // The longest prefix whose escaped form, with its quotes, fits.
+    size_t used = 2, cut = 0;
+    while (cut < clean.size()) {
+        size_t n = escapedSize(static_cast<unsigned char>(clean[cut]));
+        if (used + n > maxBytes) break;
+        used += n;
+        ++cut;
+    }
+    while (cut < clean.size() && cut > 0 && (static_cast<uint8_t>(clean[cut]) & 0xC0) == 0x80) --cut;
+    Echo e{jsonString(std::string_view(clean).substr(0, cut)), cut < clean.size()};
+    return e;
+}
+
+Echo echoJson(std::string_view json, size_t maxBytes) {
+    if (json.size() <= maxBytes) return Echo{std::string(json), false};
+    if (!json.empty() && json.front() == '"') {
+        Result<JsonValue> parsed = parseJson(json);
+        if (parsed && parsed.value().isString()) return echoString(parsed.value().text, maxBytes);
+    }
+    Echo e = echoString(json, maxBytes);
+    e.truncated = true;
+    return e;
 }
 
 }  // namespace pyexec::protocol

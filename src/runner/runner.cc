@@ -1,8 +1,14 @@
-// The life of one sandbox, worker side:
-//   setUp (cgroup, pipes, clone: before the request when prepared)
-//   → waitReady → hand over the input, watch (output caps, wall clock, the
-//   init's reports) → answer → retire (kill, reap, empty and remove the
-//   cgroup: after the answer).
+// The life of one sandbox, worker side, as the phases of LiveSandbox:
+//   kPreparing  setUp: cgroup, pipes, clone (before the request when prepared)
+//   kReady      waitReady: the init (and, warm, the program) report complete
+//   kRunning    the input handed over; watched (outputs, caps, the clock, reports)
+//   kFinished   the program is gone or stopped; the answer goes out
+//   kDying      retire: killed; its init has not finished exiting yet
+//   kRetired    the init reaped, the cgroup emptied and removed
+// Every wait is bounded and beats the heartbeat; the Reaper is the only
+// place children are reaped. A sandbox whose init cannot finish exiting in
+// time (a zombie of a stopped zygote in its namespace, say) is kept dying
+// and looked at again later, never waited for.
 #include "runner/runner.h"
 
 #include <fcntl.h>
@@ -26,6 +32,8 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "harness_source.h"
+#include "common/heartbeat.h"
+#include "runner/io_watch.h"
 #include "runner/run_io.h"
 #include "runner/sandbox_env.h"
 #include "runner/zygote.h"
@@ -37,13 +45,16 @@ using sandbox::ChildReport;
 // One sandbox from its set-up to its removal; every descriptor, the cgroup
 // and the init have their owner here.
 struct LiveSandbox {
+    enum class Phase { kPreparing, kReady, kRunning, kFinished, kDying, kRetired };
+    Phase phase = Phase::kPreparing;
     std::unique_ptr<sandbox::RunCgroup> cgroup;
     RunIo io;
     sandbox::Launched launched;
     bool warm = false;
     bool prepared = false;  // set up before its request
     pid_t programPid = -1;  // warm: the zygote's child, which moves itself into the cgroup
-    UniqueFd programPidfd;  // warm: readable once it has exited; open until reaped or retired
+    UniqueFd programPidfd;  // warm: readable once it has exited; open until its status is known
+    double dyingSinceMs = 0;
     SetupTiming timing;
     // What the init has reported so far.
     bool ready = false, failed = false, exited = false, reportEof = false, initGone = false;
@@ -61,22 +72,18 @@ struct LiveSandbox {
             if (r.kind == ChildReport::kExited && !exited) exited = true, exit = r;
         }
     }
-    // Warm: reaps the program if it became the worker's (its zygote died;
-    // the worker is a child subreaper) and takes its status. While the
-    // zygote lives, waitid fails with ECHILD and the zygote reports instead.
-    void reapProgramIfOurs() {
-        if (!programPidfd.valid()) return;
-        siginfo_t info{};
-        if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(programPidfd.get()), &info,
-                     WEXITED | WNOHANG) != 0 || info.si_pid == 0) {
-            return;
-        }
+    // Warm: the program's status if it became the worker's (its zygote
+    // died; the worker is a child subreaper) and the reaper has it. While
+    // the zygote lives, the zygote reaps it and reports instead.
+    void takeProgramStatus(Reaper& reaper) {
+        if (programPid <= 0) return;
+        reaper.reapExited();
+        std::optional<int> status = reaper.take(programPid);
+        if (!status) return;
         programPidfd.reset();
         if (exited) return;
-        int status = info.si_code == CLD_EXITED ? (info.si_status & 0xff) << 8
-                                                : (info.si_status & 0x7f) | (info.si_code == CLD_DUMPED ? 0x80 : 0);
         exited = true;
-        exit = ChildReport{ChildReport::kExited, static_cast<int32_t>(sandbox::Step::kExec), status, 0, {}};
+        exit = ChildReport{ChildReport::kExited, static_cast<int32_t>(sandbox::Step::kExec), *status, 0, {}};
     }
     bool checkInitGone() {
         pollfd p{launched.pidfd.get(), POLLIN, 0};
@@ -87,67 +94,13 @@ struct LiveSandbox {
 
 namespace {
 
-// One output stream read into a capped buffer.
-struct Stream {
-    int fd;
-    std::string* sink;
-    size_t cap;
-    bool open = true;
-    bool overflowed = false;
-
-    void drain() {
-        char buf[65536];
-        for (;;) {
-            ssize_t n = ::read(fd, buf, sizeof buf);
-            if (n > 0) {
-                size_t room = cap > sink->size() ? cap - sink->size() : 0;
-                sink->append(buf, std::min(room, static_cast<size_t>(n)));
-                if (static_cast<size_t>(n) > room) overflowed = true;
-                continue;
-            }
-            if (n == 0) open = false;
-            if (n < 0 && errno == EINTR) continue;
-            return;  // EAGAIN or EOF
-        }
-    }
-};
-
-// One input written into its pipe as the program reads it, then closed (EOF).
-struct Feeder {
-    UniqueFd* fd;
-    std::string_view data;
-    size_t done = 0;
-
-    void pump() {
-        while (fd->valid() && done < data.size()) {
-            ssize_t n = ::write(fd->get(), data.data() + done, data.size() - done);
-            if (n > 0) {
-                done += static_cast<size_t>(n);
-            } else if (n < 0 && errno == EINTR) {
-                continue;
-            } else if (n < 0 && errno == EAGAIN) {
-                return;
-            } else {
-                fd->reset();  // EPIPE: the program stopped reading (SIGPIPE is ignored)
-            }
-        }
-        fd->reset();
-    }
-};
-
+// What the watch of one run saw.
 struct Watch {
-    std::vector<Stream> streams;  // stdout, stderr, harness records
-    std::vector<Feeder> feeders;
+    IoWatch io;                      // outputs: stdout, stderr, harness records
     bool timedOut = false;
-    bool overflowed = false;
+    bool overflowed = false;         // stdout or stderr past its cap
     std::optional<int> harnessExit;  // the harness's own word, once its stream is complete
     bool leftoversKilled = false;
-
-    bool streamsClosed() const {
-        for (const Stream& s : streams)
-            if (s.open) return false;
-        return true;
-    }
 };
 
 void killInit(const LiveSandbox& sb) {
@@ -157,22 +110,18 @@ void killInit(const LiveSandbox& sb) {
 
 // Until the program has exited and its output is drained (or the init is
 // gone, or the deadline passed, or stdout/stderr went over their cap).
-void watchRun(LiveSandbox& sb, Watch& w, double deadlineMs,
+// Wakes at least every kMaxWaitMs to beat.
+void watchRun(LiveSandbox& sb, Watch& w, Reaper& reaper, double deadlineMs,
               const std::function<std::optional<int>(std::string_view)>& exitCodeFromRecords) {
     for (;;) {
-        for (Feeder& f : w.feeders) f.pump();
         std::vector<pollfd> fds;
-        for (const Stream& s : w.streams)
-            if (s.open) fds.push_back({s.fd, POLLIN, 0});
-        for (const Feeder& f : w.feeders)
-            if (f.fd->valid()) fds.push_back({f.fd->get(), POLLOUT, 0});
+        w.io.addPollFds(&fds);
         if (!sb.reportEof) fds.push_back({sb.launched.report.get(), POLLIN, 0});
         // A warm program that has exited but whose status has not come (its
         // zygote is reaping it, or died and left it to us): look again soon;
         // until it exits, its pidfd wakes us.
         pollfd program{sb.programPidfd.get(), POLLIN, 0};
         bool programEnded = sb.programPidfd.valid() && !sb.exited && ::poll(&program, 1, 0) == 1;
-        size_t programAt = fds.size();
         bool watchingProgram = sb.programPidfd.valid() && !sb.exited && !programEnded;
         if (watchingProgram) fds.push_back(program);
         fds.push_back({sb.launched.pidfd.get(), POLLIN, 0});  // last: see below
@@ -181,24 +130,23 @@ void watchRun(LiveSandbox& sb, Watch& w, double deadlineMs,
             w.timedOut = true;
             return;
         }
-        int rc = ::poll(fds.data(), fds.size(), programEnded ? std::min(static_cast<int>(left) + 1, 20)
-                                                               : static_cast<int>(left) + 1);
+        int wait = std::min(static_cast<int>(left) + 1, programEnded ? 20 : heartbeat::kMaxWaitMs);
+        int rc = ::poll(fds.data(), fds.size(), wait);
+        heartbeat::beat();
         if (rc < 0 && errno != EINTR) return;
-        for (size_t i = 0; i < w.streams.size(); ++i) {
-            Stream& s = w.streams[i];
-            if (!s.open) continue;
-            s.drain();
-            if (s.overflowed && i < 2) w.overflowed = true;  // stdout, stderr
+        w.io.service();
+        if (w.io.output(0).overflowed || w.io.output(1).overflowed) {
+            w.overflowed = true;
+            return;
         }
-        if (w.overflowed) return;
         sb.readReports();
-        if (programEnded || (watchingProgram && fds[programAt].revents)) sb.reapProgramIfOurs();
+        if (programEnded || (watchingProgram && fds[fds.size() - 2].revents)) sb.takeProgramStatus(reaper);
         if (sb.failed) return;
         // Done when every output is at EOF (no leftover holds a pipe) and the
         // kernel or, before it, the harness's complete stream gave the status.
-        if (w.streamsClosed()) {
+        if (w.io.outputsClosed()) {
             if (sb.exited) return;
-            if (exitCodeFromRecords) w.harnessExit = exitCodeFromRecords(*w.streams[2].sink);
+            if (exitCodeFromRecords) w.harnessExit = exitCodeFromRecords(*w.io.output(2).sink);
             if (w.harnessExit) return;
         } else if (sb.exited && !w.leftoversKilled) {
             // The program is gone but something it started holds a pipe: the
@@ -211,24 +159,6 @@ void watchRun(LiveSandbox& sb, Watch& w, double deadlineMs,
             sb.initGone = true;
             return;
         }
-    }
-}
-
-// After the init is gone or killed: its namespace is torn down and the pipes
-// reach EOF shortly; read what is left, without waiting on a stuck writer forever.
-void drainAfterExit(LiveSandbox& sb, Watch& w) {
-    double until = clock::monotonicMs() + 250;
-    for (;;) {
-        sb.readReports();
-        std::vector<pollfd> fds;
-        for (const Stream& s : w.streams)
-            if (s.open) fds.push_back({s.fd, POLLIN, 0});
-        if (fds.empty()) return;
-        double left = until - clock::monotonicMs();
-        if (left <= 0) return;
-        ::poll(fds.data(), fds.size(), static_cast<int>(left) + 1);
-        for (Stream& s : w.streams)
-            if (s.open) s.drain();
     }
 }
 
@@ -251,7 +181,7 @@ void fillOutcome(const LiveSandbox& sb, const Watch& w, const sandbox::CgroupUsa
     out->memoryExceeded = usage.oomKilled;
     out->timedOut = w.timedOut;
     out->outputTruncated = w.overflowed;
-    out->observationsTruncated = w.streams[2].overflowed;
+    out->observationsTruncated = w.io.output(2).overflowed;
     if (sb.exited && !w.timedOut) {
         int st = sb.exit.value;
         if (WIFEXITED(st)) out->exitCode = WEXITSTATUS(st);
@@ -272,7 +202,8 @@ Error setupFailure(const ChildReport& r) {
 }
 
 // Whether a prepared sandbox is whole: its init and its program (the only
-// processes in its cgroup, `pids`, until the request) alive and not exiting.
+// processes in its cgroup, `pids`, until the request) alive, running (not
+// stopped or traced) and not exiting.
 // A pidfd reports an exit only once it is complete; /proc says at once.
 bool intact(const LiveSandbox& sb, const std::vector<pid_t>& pids) {
     if (pids.size() < 2 || std::find(pids.begin(), pids.end(), sb.launched.initPid) == pids.end()) return false;
@@ -293,7 +224,10 @@ bool intact(const LiveSandbox& sb, const std::vector<pid_t>& pids) {
         for (int i = 4; i <= 31; ++i) field[i] = std::strtoul(at, &at, 10);
         constexpr unsigned long kPfExiting = 0x4;
         constexpr unsigned long kKillPending = 1ul << (SIGKILL - 1);
-        if (state == 'Z' || state == 'X' || (field[9] & kPfExiting) != 0 || (field[31] & kKillPending) != 0) {
+        // Stopped ('T') or traced ('t'): it would not answer its request.
+        bool stopped = state == 'T' || state == 't';
+        if (stopped || state == 'Z' || state == 'X' || (field[9] & kPfExiting) != 0 ||
+            (field[31] & kKillPending) != 0) {
             return false;
         }
     }
@@ -310,6 +244,9 @@ void setPolicy(const std::vector<pid_t>& pids, int policy) {
 
 
 constexpr int kSetupTimeoutMs = 10000;
+// How long retire() waits for a killed sandbox's init to finish exiting
+// before leaving it dying (it usually takes milliseconds).
+constexpr int kRetireWaitMs = 2000;
 
 }  // namespace
 
@@ -321,6 +258,10 @@ Runner::Runner(const sandbox::SandboxConfig& config, sandbox::CgroupManager& cgr
 Runner::~Runner() {
     retire(std::move(last_));
     retire(std::move(next_));
+    idle();
+    for (auto& sb : dying_) {
+        log::warn("sandbox init " + std::to_string(sb->launched.initPid) + " still exiting as its worker stops");
+    }
 }
 
 // Cgroup, pipes and the clone; the init then sets itself up while we go on.
@@ -350,6 +291,7 @@ Result<std::unique_ptr<LiveSandbox>> Runner::setUp() {
         auto init = sandbox::spawn(config_, placement, sandbox::ChildIo{}, idle, limits_.cpuSeconds);
         if (!init) return init.error();
         sb->launched = std::move(init.value());
+        reaper_.expect(sb->launched.initPid);
         if (Status s = waitReady(*sb); !s) {
             retire(std::move(sb));
             return s.error();
@@ -362,6 +304,7 @@ Result<std::unique_ptr<LiveSandbox>> Runner::setUp() {
         if (program) {
             sb->programPid = program.value().pid;
             sb->programPidfd = std::move(program.value().pidfd);
+            reaper_.expect(sb->programPid);  // the worker's, should its zygote die
             // It is ready to be raised to normal priority (run()) only once it
             // has set itself to idle, which it does before moving into the
             // cgroup: wait for that (about a millisecond; bounded).
@@ -391,6 +334,7 @@ Result<std::unique_ptr<LiveSandbox>> Runner::setUp() {
     }
     if (!launched) return launched.error();
     sb->launched = std::move(launched.value());
+    reaper_.expect(sb->launched.initPid);
     sb->timing.cloneMs = sb->launched.cloneMs;
     r.closeChildEnds();
     return sb;
@@ -402,18 +346,19 @@ Status Runner::waitReady(LiveSandbox& sb) {
     for (;;) {
         sb.readReports();
         if (sb.failed) return setupFailure(sb.failure);
-        if (sb.ready) return okStatus();
+        if (sb.ready) return (sb.phase = LiveSandbox::Phase::kReady, okStatus());
         if (sb.checkInitGone()) {
             sb.readReports();
             if (sb.failed) return setupFailure(sb.failure);
-            if (sb.ready) return okStatus();
+            if (sb.ready) return (sb.phase = LiveSandbox::Phase::kReady, okStatus());
             return makeError(ErrorKind::kSandboxUnavailable, "the sandbox init died during its set-up");
         }
         double left = deadline - clock::monotonicMs();
         if (left <= 0) return makeError(ErrorKind::kSandboxUnavailable, "the sandbox set-up took over 10 s");
-        pollfd fds[2] = {{sb.launched.report.get(), POLLIN, 0}, {sb.launched.pidfd.get(), POLLIN, 0}};
-        ::poll(fds, sb.reportEof ? 1 : 2, static_cast<int>(left) + 1);
-        if (sb.reportEof) ::poll(&fds[1], 1, static_cast<int>(left) + 1);
+        // The init's pidfd first: once the report pipe is at EOF only it can wake us.
+        pollfd fds[2] = {{sb.launched.pidfd.get(), POLLIN, 0}, {sb.launched.report.get(), POLLIN, 0}};
+        ::poll(fds, sb.reportEof ? 1 : 2, std::min(static_cast<int>(left) + 1, heartbeat::kMaxWaitMs));
+        heartbeat::beat();
     }
 }
 
@@ -456,17 +401,23 @@ Result<protocol::RunOutcome> Runner::run(const RunSpec& spec) {
     out.timeoutMs = spec.timeoutMs;
     out.memoryLimitBytes = config_.cgroup.memoryBytes;
     RunIo& io = sb->io;
-    Watch w{{Stream{io.outRead.get(), &out.out, limits_.outputBytes},
-             Stream{io.errRead.get(), &out.err, limits_.outputBytes},
-             Stream{io.resultRead.get(), &out.observations, limits_.observationBytes}},
-            {Feeder{&io.inputWrite, spec.harnessInput}, Feeder{&io.stdinWrite, spec.stdinData}},
+    Watch w{IoWatch({{io.outRead.get(), &out.out, limits_.outputBytes},
+                     {io.errRead.get(), &out.err, limits_.outputBytes},
+                     {io.resultRead.get(), &out.observations, limits_.observationBytes}},
+                    {{&io.inputWrite, spec.harnessInput}, {&io.stdinWrite, spec.stdinData}}),
             false, false, std::nullopt, false};
-    watchRun(*sb, w, start + spec.timeoutMs, spec.exitCodeFromRecords);
+    sb->phase = LiveSandbox::Phase::kRunning;
+    watchRun(*sb, w, reaper_, start + spec.timeoutMs, spec.exitCodeFromRecords);
     out.wallMs = clock::monotonicMs() - start;
-    bool clean = (sb->exited || w.harnessExit) && w.streamsClosed() && !w.timedOut && !w.overflowed;
+    sb->phase = LiveSandbox::Phase::kFinished;
+    bool clean = (sb->exited || w.harnessExit) && w.io.outputsClosed() && !w.timedOut && !w.overflowed;
     if (!clean) {
         killInit(*sb);  // the whole pid namespace goes with it
-        drainAfterExit(*sb, w);
+        // Its namespace is torn down and the pipes reach EOF shortly; read
+        // what is left, without waiting on a stuck writer forever.
+        sb->readReports();
+        w.io.drainFor(250);
+        sb->readReports();
     }
     io.stdinWrite.reset();
     io.inputWrite.reset();
@@ -480,34 +431,63 @@ Result<protocol::RunOutcome> Runner::run(const RunSpec& spec) {
 }
 
 // Off the request path: nothing of the run may survive this (SPEC S5).
+// Kills the sandbox and waits (bounded) for its init to finish exiting; a
+// sandbox that has not by then is kept dying, for idle() to finish.
 void Runner::retire(std::unique_ptr<LiveSandbox> sb) {
     if (!sb) return;
     double t0 = clock::monotonicMs();
     setPolicy(sb->cgroup->pids(), SCHED_IDLE);  // tearing a forked interpreter down takes milliseconds: not before the next answer
     killInit(*sb);
-    // The init's exit waits until every process of its namespace is reaped:
-    // the warm program too, which may be ours to reap (its zygote died).
-    pollfd p[2] = {{sb->launched.pidfd.get(), POLLIN, 0}, {sb->programPidfd.get(), POLLIN, 0}};
-    for (double end = clock::monotonicMs() + 2000; p[0].revents == 0;) {
-        double left = end - clock::monotonicMs();
-        if (left <= 0) {
-            log::warn("sandbox init " + std::to_string(sb->launched.initPid) + " still exiting 2 s after SIGKILL");
-            break;
-        }
-        ::poll(p, sb->programPidfd.valid() ? 2 : 1, static_cast<int>(left) + 1);
-        if (p[1].revents) sb->reapProgramIfOurs();
-        if (!sb->programPidfd.valid()) p[1].revents = 0;
+    sb->phase = LiveSandbox::Phase::kDying;
+    sb->dyingSinceMs = t0;
+    if (!finishTeardown(*sb, kRetireWaitMs)) {
+        log::warn("sandbox init " + std::to_string(sb->launched.initPid) + " still exiting " +
+                  std::to_string(kRetireWaitMs / 1000) + " s after SIGKILL; its teardown goes on in the background");
+        dying_.push_back(std::move(sb));
     }
-    if (sb->launched.initPid > 0) ::waitpid(sb->launched.initPid, nullptr, 0);  // ours (a warm program is the zygote's)
-    if (Status s = sb->cgroup->killAll(); !s) log::error("cgroup kill: " + s.error().message);
-    sb->cgroup.reset();  // removes it
     timing_.teardownMs = clock::monotonicMs() - t0;
+}
+
+// The init's exit waits until every process of its namespace is reaped: the
+// warm program too, which may be ours to reap (its zygote died). Once the
+// init is reaped, the cgroup is emptied and removed. False when the init
+// had not finished within waitMs (0: just look).
+bool Runner::finishTeardown(LiveSandbox& sb, int waitMs) {
+    double end = clock::monotonicMs() + waitMs;
+    for (;;) {
+        reaper_.reapExited();
+        sb.takeProgramStatus(reaper_);
+        if (reaper_.take(sb.launched.initPid)) break;
+        double left = end - clock::monotonicMs();
+        if (left <= 0) return false;
+        pollfd p{sb.launched.pidfd.get(), POLLIN, 0};
+        ::poll(&p, 1, std::min(static_cast<int>(left) + 1, 100));
+        heartbeat::beat();
+    }
+    reaper_.forget(sb.programPid);
+    if (Status s = sb.cgroup->killAll(); !s) log::error("cgroup kill: " + s.error().message);
+    sb.cgroup.reset();  // removes it
+    sb.phase = LiveSandbox::Phase::kRetired;
+    return true;
+}
+
+void Runner::idle() {
+    for (auto it = dying_.begin(); it != dying_.end();) {
+        if (finishTeardown(**it, 0)) {
+            log::info("sandbox init " + std::to_string((*it)->launched.initPid) + " finished exiting after " +
+                      std::to_string(static_cast<int>(clock::monotonicMs() - (*it)->dyingSinceMs)) + " ms");
+            it = dying_.erase(it);
+        } else {
+            ++it;
+        }
+    }
 }
 
 bool Runner::wantsPrepare() { return !next_ && (zygote_ == nullptr || zygote_->ready()); }
 
 void Runner::afterRun() {
     retire(std::move(last_));
+    idle();
     if (!wantsPrepare()) return;
     auto sb = setUp();
     if (!sb) {

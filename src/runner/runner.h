@@ -21,8 +21,10 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/result.h"
+#include "runner/reaper.h"
 #include "protocol/outcome.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/launcher.h"
@@ -45,7 +47,7 @@ struct RunSpec {
 
 struct RunnerLimits {
     size_t outputBytes = 1 << 20;         // per stream; past it the run is killed
-    size_t observationBytes = 16 << 20;   // harness records
+    size_t observationBytes = 16 << 20;   // harness records (the engine sets the protocol's budget)
     int cpuSeconds = 32;                  // RLIMIT_CPU, a backstop behind the wall clock
 };
 
@@ -73,6 +75,9 @@ public:
     // Whether afterRun() would set up a sandbox now (the worker calls it
     // while idle, e.g. when the zygote has just become ready).
     bool wantsPrepare();
+    // Worker, while idle: finishes the teardown of sandboxes whose init was
+    // still exiting when they were retired (never waits).
+    void idle();
 
     const SetupTiming& lastTiming() const { return timing_; }
     // Warm mode: runs fork this zygote's interpreter once it is ready.
@@ -84,6 +89,7 @@ private:
     Result<std::unique_ptr<LiveSandbox>> setUp();
     Status waitReady(LiveSandbox& sandbox);
     void retire(std::unique_ptr<LiveSandbox> sandbox);
+    bool finishTeardown(LiveSandbox& sandbox, int waitMs);
 
     const sandbox::SandboxConfig& config_;
     sandbox::CgroupManager& cgroups_;
@@ -95,6 +101,8 @@ private:
     bool lastPrepared_ = false;
     std::unique_ptr<LiveSandbox> next_;  // prepared, waiting for a request
     std::unique_ptr<LiveSandbox> last_;  // answered, to be torn down
+    std::vector<std::unique_ptr<LiveSandbox>> dying_;  // killed; init not reaped yet
+    Reaper reaper_;                      // the worker's children, all of them
 };
 
 }  // namespace pyexec::runner

@@ -288,7 +288,9 @@ Result<std::unique_ptr<Zygote>> Zygote::start(const sandbox::SandboxConfig& conf
         execZygote(theirs.get(), exeFd, worker);
     }
     std::unique_ptr<Zygote> z(new Zygote(pid, std::move(mine)));
-    timeval timeout{10, 0};  // a zygote that stops answering is broken, not waited for
+    // A zygote that stops answering is broken, not waited for: a fork takes
+    // milliseconds, so 3 s is a stopped or stuck zygote (runs go cold).
+    timeval timeout{3, 0};
     ::setsockopt(z->sock_.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
     if (!sendConfig(z->sock_.get(), config)) {
         return makeError(ErrorKind::kSandboxUnavailable, std::string("configuring the zygote: ") + std::strerror(errno));
@@ -298,7 +300,9 @@ Result<std::unique_ptr<Zygote>> Zygote::start(const sandbox::SandboxConfig& conf
 
 Zygote::~Zygote() {
     ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
+    // Reaped here when it goes at once; else later by the runner's reaper
+    // (a process stuck in the kernel must not stop the worker).
+    for (int i = 0; i < 200 && ::waitpid(pid_, nullptr, WNOHANG) == 0; ++i) ::usleep(1000);
 }
 
 void Zygote::markBroken(const std::string& why) {

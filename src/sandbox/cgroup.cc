@@ -301,6 +301,26 @@ Result<std::string> pathUnderMount(const DetectContext& ctx, const std::string& 
     return dir;
 }
 
+Status requireNoSwap(const std::string& missingFile, const std::string& meminfo) {
+    std::string text = meminfo;
+    if (text.empty()) {
+        Result<std::string> real = readFile("/proc/meminfo");
+        if (!real.ok()) return real.error();
+        text = real.value();
+    }
+    // "SwapTotal:       0 kB"
+    for (const std::string& line : split(text, '\n')) {
+        if (line.rfind("SwapTotal:", 0) != 0) continue;
+        std::string value = line.substr(10);
+        value.erase(0, value.find_first_not_of(' '));
+        value = value.substr(0, value.find(' '));
+        if (parseU64(value) == std::optional<uint64_t>(0)) return okStatus();
+    }
+    return makeError(ErrorKind::kSandboxUnavailable,
+                     missingFile + " is missing (the kernel does not account swap) but this host has swap, so a run "
+                     "could swap past its memory limit; boot with swapaccount=1 (v1) or turn swap off");
+}
+
 }  // namespace cg
 
 namespace {

@@ -5,10 +5,11 @@
 // Layout (v2): pyexecd's own cgroup P (from /proc/self/cgroup) becomes
 //   P/daemon        every process that was in P (pyexecd included) moves here,
 //                   so P has no processes and may enable controllers
-//   P/runs          subtree_control "+cpu +memory +pids"
+//   P/runs          subtree_control "+cpu +memory +pids" (and "+io" when delegated)
 //   P/runs/run-<n>  one per run
-// Layout (v1): for each of cpu, memory, pids, under that controller's own
-// cgroup of pyexecd: <mount>/<ctrl>/<own path>/pyexec-<pid>/run-<n>.
+// Layout (v1): for each of cpu, memory, pids (and blkio, cpuacct where
+// mounted apart), under that controller's own cgroup of pyexecd:
+// <mount>/<ctrl>/<own path>/pyexec-<pid>/run-<n>.
 //
 // The manager is created in the master before workers fork; RunCgroup objects
 // are created and destroyed by workers, one per run.
@@ -27,11 +28,21 @@
 
 namespace pyexec::sandbox {
 
+// Disk I/O limits of a run on each of `devices` ("MAJ:MIN", whole disks:
+// block_devices.h); 0 is no limit. Reads and writes that reach a disk (the
+// page cache serves most of a run's reads) beyond them are delayed.
+struct IoLimits {
+    std::vector<std::string> devices;
+    uint64_t readBps = 0, writeBps = 0, readIops = 0, writeIops = 0;
+    bool any() const { return !devices.empty() && (readBps | writeBps | readIops | writeIops) != 0; }
+};
+
 struct CgroupLimits {
     uint64_t cpuQuotaUs = 50000;     // with cpuPeriodUs: 0.5 CPU
     uint64_t cpuPeriodUs = 100000;
     uint64_t memoryBytes = 256ull << 20;
     uint64_t pidsMax = 50;
+    IoLimits io;
 };
 
 struct CgroupUsage {
@@ -77,6 +88,10 @@ public:
     // file failed and why (kSandboxUnavailable).
     static Result<std::unique_ptr<CgroupManager>> create(const CgroupOptions& options);
     virtual std::string_view backendName() const = 0;  // "v2" or "v1"
+    // Whether runs' disk I/O can be limited (v2: the io controller is
+    // delegated; v1: a blkio hierarchy is mounted). Without it, IoLimits
+    // are not applied (the engine warns at start-up, /health says so).
+    virtual bool ioControl() const = 0;
     // Creates run-<name> with the limits. Worker process.
     virtual Result<std::unique_ptr<RunCgroup>> createRun(std::string_view name,
                                                          const CgroupLimits& limits) = 0;

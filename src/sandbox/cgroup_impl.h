@@ -75,6 +75,12 @@ Status removeDir(const std::string& path, bool fake);
 // signalling, so nothing forks in between; "" for none.
 Status killUntilEmpty(const std::vector<std::string>& procsFiles, const std::string& freezeFile);
 void sleepMs(int ms);
+// When a run's swap limit file is missing (no swap accounting): fine where
+// the host has no swap (/proc/meminfo SwapTotal is 0), else an error that
+// says so: a run could then swap past its memory limit (fail closed).
+// `meminfo`: the text of /proc/meminfo (tests); empty reads the real one.
+Status requireNoSwap(const std::string& missingFile, const std::string& meminfo = {});
+
 // "run-<name>" after checking name is one path component.
 Result<std::string> runDirName(std::string_view name);
 

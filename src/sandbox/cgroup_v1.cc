@@ -35,6 +35,7 @@ public:
         dirs_.push_back({std::move(controller), std::move(dir)});
     }
     Status applyLimits(const CgroupLimits& limits);
+    Status applyIoLimits(const IoLimits& io) const;
 
     int dirFd() const override { return -1; }
     std::vector<int> joinFds() const override;
@@ -69,6 +70,7 @@ RunCgroupV1::~RunCgroupV1() {
     }
 }
 
+// The file `name` of this run in `controller`'s hierarchy; "" if it has none.
 std::string RunCgroupV1::file(std::string_view controller, std::string_view name) const {
     for (const V1Hierarchy& h : dirs_) {
         if (h.controller == controller) return join(h.ownDir, name);
@@ -90,13 +92,29 @@ Status RunCgroupV1::applyLimits(const CgroupLimits& limits) {
     if (s.ok()) s = write("memory", "memory.limit_in_bytes", bytes);
     if (s.ok()) {
         // memory+swap = memory: no swap. The file is missing without swap
-        // accounting, and then there is no swap to limit.
+        // accounting: acceptable only where the host has no swap to use.
         s = write("memory", "memory.memsw.limit_in_bytes", bytes);
-        if (!s.ok() && s.error().err == ENOENT) s = okStatus();
+        if (!s.ok() && s.error().err == ENOENT) s = requireNoSwap(file("memory", "memory.memsw.limit_in_bytes"));
     }
     if (s.ok()) (void)write("memory", "memory.swappiness", "0");  // belt and braces; may be refused
     if (s.ok()) s = write("pids", "pids.max", std::to_string(limits.pidsMax));
+    if (s.ok() && limits.io.any() && !file("blkio", "").empty()) s = applyIoLimits(limits.io);
     return s;
+}
+
+// One "MAJ:MIN value" line per device and file; 0 is "no limit" there too.
+Status RunCgroupV1::applyIoLimits(const IoLimits& io) const {
+    const std::pair<const char*, uint64_t> files[] = {
+        {"blkio.throttle.read_bps_device", io.readBps},   {"blkio.throttle.write_bps_device", io.writeBps},
+        {"blkio.throttle.read_iops_device", io.readIops}, {"blkio.throttle.write_iops_device", io.writeIops},
+    };
+    for (const auto& [name, value] : files) {
+        if (value == 0) continue;
+        for (const std::string& dev : io.devices) {
+            if (Status s = write("blkio", name, dev + " " + std::to_string(value)); !s) return s;
+        }
+    }
+    return okStatus();
 }
 
 // In the order the folders were made: memory and pids first, so that a
@@ -146,6 +164,9 @@ public:
 
     Status prepare();
     std::string_view backendName() const override { return "v1"; }
+    bool ioControl() const override {
+        return std::any_of(bases_.begin(), bases_.end(), [](const V1Hierarchy& h) { return h.controller == "blkio"; });
+    }
     Result<std::unique_ptr<RunCgroup>> createRun(std::string_view name,
                                                  const CgroupLimits& limits) override;
     void removeSubtree() override;
@@ -300,6 +321,13 @@ Result<V1Plan> detectV1(const DetectContext& ctx) {
     if (!sameHierarchy(ctx, "cpu", "cpuacct")) {
         Result<V1Hierarchy> acct = findHierarchy(ctx, "cpuacct");
         if (acct.ok()) plan.hierarchies.push_back(acct.value());
+    }
+    // blkio is optional too: without it runs' disk I/O is not limited
+    // (CgroupManager::ioControl()).
+    if (!sameHierarchy(ctx, "cpu", "blkio") && !sameHierarchy(ctx, "memory", "blkio") &&
+        !sameHierarchy(ctx, "pids", "blkio")) {
+        Result<V1Hierarchy> blkio = findHierarchy(ctx, "blkio");
+        if (blkio.ok()) plan.hierarchies.push_back(blkio.value());
     }
     plan.fake = fsKind(plan.hierarchies.front().ownDir) == FsKind::kOther;
     return plan;

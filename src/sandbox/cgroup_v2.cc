@@ -20,16 +20,25 @@ namespace pyexec::sandbox::cg {
 namespace {
 
 constexpr std::string_view kControllers = "+cpu +memory +pids";
+constexpr std::string_view kIoController = " +io";  // where delegated (optional)
+
+// Whether a cgroup.controllers text ("cpu io memory pids\n") names `controller`.
+bool lists(std::string text, std::string_view controller) {
+    std::replace(text.begin(), text.end(), '\n', ' ');
+    std::vector<std::string> names = split(text, ' ');
+    return std::find(names.begin(), names.end(), controller) != names.end();
+}
 std::atomic<bool> gSwapWarned{false};
 
 class RunCgroupV2 final : public RunCgroupBase {
 public:
-    RunCgroupV2(std::string dir, bool fake) : dir_(std::move(dir)), fake_(fake) {}
+    RunCgroupV2(std::string dir, bool fake, bool io = false) : dir_(std::move(dir)), fake_(fake), io_(io) {}
     ~RunCgroupV2() override;
     RunCgroupV2(const RunCgroupV2&) = delete;
     RunCgroupV2& operator=(const RunCgroupV2&) = delete;
 
     Status applyLimits(const CgroupLimits& limits);
+    Status applyIoLimits(const IoLimits& io) const;
     Status openDir();
 
     int dirFd() const override { return fd_.get(); }
@@ -50,6 +59,7 @@ private:
 
     std::string dir_;
     bool fake_;
+    bool io_;  // the io controller is enabled for it
     UniqueFd fd_;
     UniqueFd procs_;
 };
@@ -69,17 +79,29 @@ Status RunCgroupV2::applyLimits(const CgroupLimits& limits) {
     if (s.ok()) s = write("memory.max", std::to_string(limits.memoryBytes));
     if (s.ok()) {
         s = write("memory.swap.max", "0");
-        // Without swap accounting (swapaccount=0, or no swap configured in
-        // the kernel) there is no file and no swap to limit either.
+        // Without swap accounting (swapaccount=0, or no swap in the kernel)
+        // there is no file: acceptable only where the host has no swap.
         if (!s.ok() && s.error().err == ENOENT) {
-            if (!gSwapWarned.exchange(true)) log::warn(s.error().message + " (no swap accounting)");
-            s = okStatus();
+            s = requireNoSwap(join(dir_, "memory.swap.max"));
+            if (s.ok() && !gSwapWarned.exchange(true)) log::warn("no memory.swap.max (no swap accounting; the host has no swap)");
         }
     }
     // oom.group: the OOM killer takes the whole run, not just the biggest process.
     if (s.ok()) s = write("memory.oom.group", "1");
     if (s.ok()) s = write("pids.max", std::to_string(limits.pidsMax));
+    if (s.ok() && limits.io.any() && io_) s = applyIoLimits(limits.io);
     return s;
+}
+
+// One line per device: "MAJ:MIN rbps=N wbps=N riops=N wiops=N" ("max": none).
+Status RunCgroupV2::applyIoLimits(const IoLimits& io) const {
+    auto value = [](uint64_t v) { return v == 0 ? std::string("max") : std::to_string(v); };
+    for (const std::string& dev : io.devices) {
+        std::string line = dev + " rbps=" + value(io.readBps) + " wbps=" + value(io.writeBps) +
+                           " riops=" + value(io.readIops) + " wiops=" + value(io.writeIops);
+        if (Status s = write("io.max", line); !s) return s;
+    }
+    return okStatus();
 }
 
 Status RunCgroupV2::openDir() {
@@ -124,6 +146,7 @@ public:
 
     Status prepare();
     std::string_view backendName() const override { return "v2"; }
+    bool ioControl() const override { return io_; }
     Result<std::unique_ptr<RunCgroup>> createRun(std::string_view name,
                                                  const CgroupLimits& limits) override;
     void removeSubtree() override;
@@ -136,9 +159,12 @@ private:
     Status enableControllers() const;
     void removeRuns(bool stale) const;
 
+    std::string controllers() const { return std::string(kControllers) + (io_ ? std::string(kIoController) : ""); }
+
     std::string dir_;   // P
     std::string runs_;  // P/runs
     bool fake_;
+    bool io_ = false;   // io is delegated to P: runs get io.max
 };
 
 Status CgroupV2Manager::makeDir(const std::string& path) const {
@@ -178,7 +204,7 @@ Status CgroupV2Manager::enableControllers() const {
             if (!s.ok()) return s;
         }
         // EBUSY: a process was forked into P while we were moving the others.
-        s = writeFile(join(dir_, "cgroup.subtree_control"), kControllers, fake_);
+        s = writeFile(join(dir_, "cgroup.subtree_control"), controllers(), fake_);
         if (s.ok() || s.error().err != EBUSY) return s;
         sleepMs(10);
     }
@@ -186,13 +212,15 @@ Status CgroupV2Manager::enableControllers() const {
 }
 
 Status CgroupV2Manager::prepare() {
+    Result<std::string> have = readFile(join(dir_, "cgroup.controllers"));
+    io_ = have.ok() && lists(have.value(), "io");
     Status s = enableControllers();
     if (!s.ok()) return s;
     // runs/ left over by a pyexecd that crashed in this same cgroup: its
     // run-* children may still hold processes; kill and remove them.
     removeRuns(true);
     s = makeDir(runs_);
-    if (s.ok()) s = writeFile(join(runs_, "cgroup.subtree_control"), kControllers, fake_);
+    if (s.ok()) s = writeFile(join(runs_, "cgroup.subtree_control"), controllers(), fake_);
     return s;
 }
 
@@ -214,7 +242,7 @@ Result<std::unique_ptr<RunCgroup>> CgroupV2Manager::createRun(std::string_view n
         rc = ::mkdir(dir.c_str(), 0755);
     }
     if (rc != 0) return sysError("cannot create", dir, errno);
-    auto run = std::make_unique<RunCgroupV2>(dir, fake_);  // from here on, removed on every path
+    auto run = std::make_unique<RunCgroupV2>(dir, fake_, io_);  // from here on, removed on every path
     Status s = run->applyLimits(limits);
     if (s.ok()) s = run->openDir();
     if (!s.ok()) return s.error();
@@ -245,13 +273,10 @@ std::string findV2Mount(const std::string& root) {
 }
 
 // "cpu, pids" for those of cpu, memory and pids that `controllers` lacks.
-std::string missingControllers(std::string controllers) {
-    std::replace(controllers.begin(), controllers.end(), '\n', ' ');
-    std::vector<std::string> have = split(controllers, ' ');
+std::string missingControllers(const std::string& controllers) {
     std::string missing;
     for (const char* want : {"cpu", "memory", "pids"}) {
-        if (std::find(have.begin(), have.end(), want) != have.end()) continue;
-        missing += (missing.empty() ? "" : ", ") + std::string(want);
+        if (!lists(controllers, want)) missing += (missing.empty() ? "" : ", ") + std::string(want);
     }
     return missing;
 }

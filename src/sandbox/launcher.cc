@@ -150,12 +150,18 @@ void reapOrphans(int) {
 }
 
 // First thing in a process that sets itself up (the init, or the warm
-// program): every signal at its default and unblocked, whatever the cloning
-// process had (the zygote blocks SIGCHLD for its signalfd, its interpreter
-// has handlers). Then idle priority: preparing the next run must never slow
-// the runs being answered; the worker raises the sandbox to normal priority
-// when its request arrives (runner.cc).
-void startSetUp() {
+// program): a session and process group of its own, every signal at its
+// default and unblocked, whatever the cloning process had (the zygote blocks
+// SIGCHLD for its signalfd, its interpreter has handlers), then idle
+// priority. The session comes first: a pid namespace does not change the
+// session or process group, and pyexecd's (shared with nginx under `make
+// run`) is what kill(0), killpg, setpriority(PRIO_PGRP), an orphaned group's
+// SIGHUP and /proc/self/autogroup would otherwise reach (SPEC S6). Idle
+// priority: preparing the next run must never slow the runs being answered;
+// the worker raises the sandbox to normal priority when its request arrives
+// (runner.cc). Returns 0 or the errno of setsid.
+int startSetUp() {
+    if (::setsid() < 0) return errno;
     struct sigaction dfl{};
     dfl.sa_handler = SIG_DFL;
     for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);
@@ -165,11 +171,16 @@ void startSetUp() {
     sched_param idle{};
     ::sched_setscheduler(0, SCHED_IDLE, &idle);
     markStep(static_cast<Step>(0));
+    return 0;
 }
+
+// The uts namespace's names: the host's stay hidden (SPEC S10).
+constexpr char kHostname[] = "sandbox";
+constexpr char kDomainname[] = "(none)";
 
 // The whole set-up order of a sandbox, in one place (SPEC §5).
 [[noreturn]] void containAndRun(const ChildContext& c) {
-    startSetUp();
+    if (int err = startSetUp()) fail(c, Step::kNamespaces, err, 30);
     // 1. cgroup. Born in it on v2; on v1 this single-threaded process moves
     // itself in, memory and pids first, before it allocates anything. Then a
     // cgroup namespace rooted there, so /proc/self/cgroup shows "/".
@@ -186,6 +197,8 @@ void startSetUp() {
     }
     int keep[] = {c.io->stdinFd, c.io->stdoutFd, c.io->stderrFd, c.io->inputFd, c.io->resultFd, c.reportFd};
     if (int err = closeAllExcept(keep, 6)) fail(c, Step::kNamespaces, err);
+    if (::sethostname(kHostname, sizeof kHostname - 1) != 0) fail(c, Step::kNamespaces, errno, 2);
+    if (::setdomainname(kDomainname, sizeof kDomainname - 1) != 0) fail(c, Step::kNamespaces, errno, 3);
     // Nothing of the worker's command line or environment for /proc/1/.
     proctitle::wipe();
     ::prctl(PR_SET_NAME, "init", 0, 0, 0);
@@ -272,7 +285,7 @@ static double msBetween(const timespec& a, const timespec& b) {
 [[noreturn]] void enterSandbox(const SandboxConfig& config, const Entry& e, const Program& program) {
     Placement none;
     ChildContext c{&config, &e.io, &program, &none, e.cpuSeconds, e.reportFd};
-    startSetUp();
+    if (int err = startSetUp()) fail(c, Step::kNamespaces, err, 30);
     // 1. cgroup: this process is single-threaded (a fork), so moving itself
     // is cheap (cgroup.h, joinFds).
     for (int i = 0; i < e.joinCount; ++i) {

@@ -35,6 +35,26 @@ constexpr const char* kDevNodes[] = {"null", "zero", "full", "random", "urandom"
 // (the run's), like /tmp's, so they count against the run's memory limit.
 constexpr const char* kShmOptions = "size=16m,nr_inodes=1024,mode=1777";
 
+// What /proc shows of the host, hidden as Docker's defaults hide it (SPEC
+// S10), plus the two files that tell one boot (or one host) from another.
+// Masks inside /proc/sys come before /proc/sys turns read-only, which then
+// carries them along (a recursive bind).
+enum class ProcMask { kEmptyFile, kEmptyDir, kReadOnly };
+constexpr struct {
+    const char* path;
+    ProcMask how;
+} kProcMasks[] = {
+    {"kcore", ProcMask::kEmptyFile},       {"keys", ProcMask::kEmptyFile},
+    {"timer_list", ProcMask::kEmptyFile},  {"sched_debug", ProcMask::kEmptyFile},
+    {"latency_stats", ProcMask::kEmptyFile}, {"timer_stats", ProcMask::kEmptyFile},
+    {"cmdline", ProcMask::kEmptyFile},     {"sys/kernel/random/boot_id", ProcMask::kEmptyFile},
+    {"acpi", ProcMask::kEmptyDir},         {"scsi", ProcMask::kEmptyDir},
+    {"asound", ProcMask::kEmptyDir},
+    {"sys", ProcMask::kReadOnly},          {"sysrq-trigger", ProcMask::kReadOnly},
+    {"irq", ProcMask::kReadOnly},          {"bus", ProcMask::kReadOnly},
+    {"fs", ProcMask::kReadOnly},
+};
+
 struct Path {
     char buf[512];
 };
@@ -145,7 +165,34 @@ int addDev(const char* root, int* item) {
                ? 0 : errno;
 }
 
-int addProcAndTmp(const SandboxConfig& config, const char* root) {
+int maskProc(const char* proc, int* item) {
+    constexpr unsigned long kRo = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    for (const auto& m : kProcMasks) {
+        Path p;
+        if (!join(&p, proc, m.path)) return ENAMETOOLONG;
+        ++*item;
+        if (::access(p.buf, F_OK) != 0) continue;  // not in this kernel
+        switch (m.how) {
+            case ProcMask::kEmptyFile:  // the host's /dev/null (so not nodev): reads as empty
+                if (::mount("/dev/null", p.buf, nullptr, MS_BIND, nullptr) != 0) return errno;
+                if (::mount(nullptr, p.buf, nullptr, kRo & ~MS_NODEV, nullptr) != 0) return errno;
+                break;
+            case ProcMask::kEmptyDir:
+                if (::mount("tmpfs", p.buf, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                            "size=4k,nr_inodes=1,mode=0555") != 0) {
+                    return errno;
+                }
+                break;
+            case ProcMask::kReadOnly:
+                if (::mount(p.buf, p.buf, nullptr, MS_BIND | MS_REC, nullptr) != 0) return errno;
+                if (::mount(nullptr, p.buf, nullptr, kRo, nullptr) != 0) return errno;
+                break;
+        }
+    }
+    return 0;
+}
+
+int addProcAndTmp(const SandboxConfig& config, const char* root, int* item) {
     Path proc, tmp;
     if (!join(&proc, root, "proc") || !join(&tmp, root, "tmp")) return ENAMETOOLONG;
     if (::mkdir(proc.buf, 0555) != 0 || ::mkdir(tmp.buf, 0755) != 0) return errno;
@@ -156,6 +203,7 @@ int addProcAndTmp(const SandboxConfig& config, const char* root) {
         (errno != EINVAL || ::mount("proc", proc.buf, "proc", kProcFlags, "hidepid=2") != 0)) {
         return errno;
     }
+    if (int err = maskProc(proc.buf, item)) return err;
     char opts[128];
     std::snprintf(opts, sizeof opts, "size=%llu,nr_inodes=%llu,mode=0700,uid=%u,gid=%u",
                   static_cast<unsigned long long>(config.tmpBytes),
@@ -190,8 +238,8 @@ int buildRoot(const SandboxConfig& config, int* failedItem) noexcept {
     if (int err = addEtc(config, root, &item)) return *failedItem = item, err;
     item = 300;
     if (int err = addDev(root, &item)) return *failedItem = item, err;
-    *failedItem = 400;
-    if (int err = addProcAndTmp(config, root)) return err;
+    item = 400;
+    if (int err = addProcAndTmp(config, root, &item)) return *failedItem = item, err;
     *failedItem = 500;
     return pivotInto(root);
 }

@@ -9,7 +9,8 @@ namespace pyexec::sandbox {
 // Builds the new root on config.rootMountPoint and pivots into it:
 //   /usr, /etc/<curated>            read-only binds (nosuid, nodev)
 //   /bin /lib /lib64 /sbin          binds, or symlinks where the host has them (merged /usr)
-//   /proc                           fresh, for the new pid namespace
+//   /proc                           fresh, for the new pid namespace; what Docker masks
+//                                   is empty or read-only (kProcMasks in mounts.cc)
 //   /dev                            tmpfs with null zero full random urandom bound in,
 //                                   and shm: a small rw tmpfs (noexec nosuid nodev) of its own
 //   /tmp                            empty tmpfs, rw, noexec nosuid nodev, owned by the sandbox uid

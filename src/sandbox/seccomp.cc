@@ -33,15 +33,10 @@
 #include <utility>
 
 #include "common/unique_fd.h"
-#include "protocol/seccomp_json.h"
+#include "sandbox/seccomp_json.h"
 
 namespace pyexec::sandbox {
 namespace {
-
-using protocol::SeccompAction;
-using protocol::SeccompOp;
-using protocol::SeccompProfile;
-using protocol::SeccompRule;
 
 constexpr size_t kMaxProfileBytes = 4 << 20;
 constexpr size_t kMaxInstructions = 4096;  // BPF_MAXINSNS: the kernel refuses more
@@ -71,7 +66,7 @@ constexpr NativeArch kNativeArches[] = {
 // What the profile is compared with on this host.
 struct Host {
     const NativeArch* arch = nullptr;
-    protocol::KernelVersion kernel{0, 0, 0};
+    KernelVersion kernel{0, 0, 0};
 };
 
 // Field-level compile error; loadJson() prefixes the source.
@@ -89,7 +84,7 @@ Result<Host> probeHost() {
     }
     utsname u{};
     // An unreadable release counts as 0.0.0: minKernel rules are then skipped.
-    if (uname(&u) == 0) h.kernel = protocol::parseKernelVersion(u.release).value_or(h.kernel);
+    if (uname(&u) == 0) h.kernel = parseKernelVersion(u.release).value_or(h.kernel);
     return h;
 }
 
@@ -182,18 +177,18 @@ bool ruleApplies(const SeccompRule& r, const Host& host) {
     if (!r.includes.caps.empty()) return false;  // the sandbox holds no capability
     if (!r.includes.arches.empty() && !matchesHostArch(r.includes.arches, host)) return false;
     if (!r.includes.minKernel.empty() &&
-        host.kernel < protocol::parseKernelVersion(r.includes.minKernel).value_or(host.kernel)) {
+        host.kernel < parseKernelVersion(r.includes.minKernel).value_or(host.kernel)) {
         return false;
     }
     if (matchesHostArch(r.excludes.arches, host)) return false;
     if (!r.excludes.minKernel.empty() &&
-        !(host.kernel < protocol::parseKernelVersion(r.excludes.minKernel).value_or(host.kernel))) {
+        !(host.kernel < parseKernelVersion(r.excludes.minKernel).value_or(host.kernel))) {
         return false;
     }
     return true;  // excludes.caps: we hold none of them, so never excluded
 }
 
-scmp_arg_cmp toCmp(const protocol::SeccompArg& a) {
+scmp_arg_cmp toCmp(const SeccompArg& a) {
     // In SeccompOp's order.
     constexpr scmp_compare kCompare[] = {SCMP_CMP_NE, SCMP_CMP_LT, SCMP_CMP_LE,       SCMP_CMP_EQ,
                                          SCMP_CMP_GE, SCMP_CMP_GT, SCMP_CMP_MASKED_EQ};
@@ -317,7 +312,7 @@ Error withSource(Error e, std::string_view source) {
 }  // namespace
 
 Result<SeccompProgram> SeccompProgram::loadJson(std::string_view json, std::string_view source) {
-    auto profile = protocol::parseSeccompProfile(json);
+    auto profile = parseSeccompProfile(json);
     if (!profile) return withSource(profile.error(), source);
     auto host = probeHost();
     if (!host) return withSource(host.error(), source);

@@ -1,5 +1,6 @@
 #include "server/engine.h"
 
+#include <grp.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -12,6 +13,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "protocol/observations.h"
+#include "sandbox/block_devices.h"
 #include "sandbox/netns.h"
 
 namespace pyexec::server {
@@ -42,6 +44,28 @@ constexpr const char* kProbe =
 
 constexpr int kProbeTimeoutMs = 10000;
 
+// Every sandbox uid and gid (one per worker slot) must be nobody's on the
+// host: a host user's processes could signal or trace the programs, and
+// would share their per-user kernel quotas. Refused unless allowHostUids.
+Status checkSandboxIds(const Settings& s) {
+    for (unsigned i = 0; i < static_cast<unsigned>(s.workers); ++i) {
+        std::string clash;
+        if (const passwd* pw = ::getpwuid(s.uid + i); pw != nullptr) {
+            clash = "uid " + std::to_string(s.uid + i) + " is host user '" + pw->pw_name + "'";
+        } else if (const group* gr = ::getgrgid(s.gid + i); gr != nullptr) {
+            clash = "gid " + std::to_string(s.gid + i) + " is host group '" + gr->gr_name + "'";
+        }
+        if (clash.empty()) continue;
+        std::string range = std::to_string(s.uid) + "-" + std::to_string(s.uid + s.workers - 1);
+        if (!s.allowHostUids) {
+            return makeError(ErrorKind::kConfig, "sandbox " + clash + " (sandbox uids " + range +
+                             "); choose unused ids with --uid/--gid, or --allow-host-uids yes", "uid");
+        }
+        log::warn("sandbox " + clash + "; allowed by --allow-host-uids");
+    }
+    return okStatus();
+}
+
 }  // namespace
 
 Engine::Engine(const Settings& settings) : settings_(settings) {}
@@ -52,6 +76,7 @@ Result<std::unique_ptr<Engine>> Engine::create(const Settings& settings, Engine*
     auto profile = sandbox::SeccompProgram::loadFile(settings.seccompProfile);
     if (!profile) return profile.error();
     e->seccomp_ = std::move(profile.value());
+    for (const std::string& note : e->seccomp_.notes()) log::warn("seccomp profile: " + note);
     auto& c = e->config_;
     c.uid = settings.uid;
     c.gid = settings.gid;
@@ -63,6 +88,9 @@ Result<std::unique_ptr<Engine>> Engine::create(const Settings& settings, Engine*
     c.cgroup.cpuQuotaUs = static_cast<uint64_t>(std::llround(settings.cpus * 100000));
     c.cgroup.memoryBytes = settings.memoryBytes;
     c.cgroup.pidsMax = static_cast<uint64_t>(settings.pidsMax);
+    c.cgroup.io = sandbox::IoLimits{sandbox::disksBacking({"/usr", "/etc", "/lib", "/lib64", "/bin", settings.python}),
+                                    settings.ioReadBps, settings.ioWriteBps, settings.ioReadIops,
+                                    settings.ioWriteIops};
     c.seccomp = &e->seccomp_;
     if (Status s = e->setUpNetwork(); !s) return s.error();
     if (settings.mode == "warm") {
@@ -70,11 +98,7 @@ Result<std::unique_ptr<Engine>> Engine::create(const Settings& settings, Engine*
         if (!copy) return copy.error();
         e->selfCopy_ = std::move(copy.value());
     }
-    if (const passwd* pw = ::getpwuid(settings.uid); pw != nullptr) {
-        // Processes of that host user could signal or trace the programs.
-        log::warn("sandbox uid " + std::to_string(settings.uid) + " is host user '" + pw->pw_name +
-                  "'; an unused uid (--uid) keeps that user's processes away from the runs");
-    }
+    if (Status s = checkSandboxIds(settings); !s) return s.error();
     if (previous != nullptr) {
         e->cgroups_ = std::move(previous->cgroups_);
     } else {
@@ -84,7 +108,14 @@ Result<std::unique_ptr<Engine>> Engine::create(const Settings& settings, Engine*
         if (!cg) return cg.error();
         e->cgroups_ = std::move(cg.value());
     }
+    if (e->config_.cgroup.io.any() && !e->cgroups_->ioControl()) {
+        log::warn(std::string("disk I/O of runs is not limited: no ") +
+                  (e->cgroups_->backendName() == "v2" ? "io controller delegated" : "blkio hierarchy mounted"));
+    }
     runner::RunnerLimits limits;
+    // One byte past what the harness can write: a longer stream is cut there
+    // and counts as tampered (observations.h).
+    limits.observationBytes = protocol::kMaxResultStreamBytes + 1;
     limits.cpuSeconds = settings.maxTimeoutMs / 1000 + 2;  // prepared before the request's timeout is known
     e->runner_ = std::make_unique<runner::Runner>(e->config_, *e->cgroups_, limits);
     return e;
@@ -116,10 +147,12 @@ protocol::RequestLimits Engine::requestLimits() const {
     return l;
 }
 
-Result<protocol::RunOutcome> Engine::run(const protocol::RunRequest& request) {
+Result<protocol::RunOutcome> Engine::run(const protocol::RunRequest& request, protocol::RecordStream* records) {
     restartBrokenZygote();
+    protocol::RecordStream local(request);
+    if (records == nullptr) records = &local;
     runner::RunSpec spec{protocol::buildHarnessInput(request), request.stdinData, request.timeoutMs,
-                         [&request](std::string_view records) { return protocol::harnessExitCode(records, request); }};
+                         [records](std::string_view ndjson) { return records->exitCode(ndjson); }};
     auto outcome = runner_->run(spec);
     if (!outcome && outcome.error().kind == ErrorKind::kSandboxUnavailable) {
         cachedAtMs_ = -1e18;  // /health must not report healthy from its cache now
@@ -165,10 +198,16 @@ protocol::HealthInfo Engine::health(int workersTotal, int workersBusy) {
     h.sandboxMode = currentMode();
     h.cgroup = std::string(cgroups_->backendName());
     h.seccompProfile = std::string(seccomp_.name());
-    h.uid = static_cast<int>(settings_.uid);
-    h.gid = static_cast<int>(settings_.gid);
+    h.uid = settings_.uid;
+    h.gid = settings_.gid;
+    h.idCount = static_cast<unsigned>(settings_.workers);
     h.network = netnsMode_;
     h.tmpBytes = settings_.tmpBytes;
+    h.ioLimited = config_.cgroup.io.any() && cgroups_->ioControl();
+    h.ioReadBps = settings_.ioReadBps;
+    h.ioReadIops = settings_.ioReadIops;
+    h.ioWriteBps = settings_.ioWriteBps;
+    h.ioWriteIops = settings_.ioWriteIops;
     h.timeoutMs = settings_.timeoutMs;
     h.maxTimeoutMs = settings_.maxTimeoutMs;
     h.cpus = settings_.cpus;
@@ -204,6 +243,11 @@ void Engine::restartBrokenZygote() {
 }
 
 std::string Engine::currentMode() { return zygote_ && zygote_->ready() ? "warm" : "cold"; }
+
+void Engine::useSlot(int slot) {
+    config_.uid = settings_.uid + static_cast<unsigned>(slot);
+    config_.gid = settings_.gid + static_cast<unsigned>(slot);
+}
 
 void Engine::cleanUpAfterWorker(pid_t worker) {
     if (cgroups_) cgroups_->removeRunsOf(std::to_string(worker) + "-");

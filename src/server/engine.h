@@ -36,11 +36,15 @@ public:
     const std::string& netnsMode() const { return netnsMode_; }
     protocol::RequestLimits requestLimits() const;
 
-    // One sandboxed run of a validated request. Worker process.
-    Result<protocol::RunOutcome> run(const protocol::RunRequest& request);
+    // One sandboxed run of a validated request. Worker process. `records`
+    // (for the same request): where the runner's parse of the harness's
+    // records is kept, so that the answer does not parse them again.
+    Result<protocol::RunOutcome> run(const protocol::RunRequest& request, protocol::RecordStream* records = nullptr);
     // After the answer went out: the last run is torn down and the next
     // sandbox set up (runner.h). Worker, between requests.
     void afterRequest();
+    // Worker, while idle: finishes teardowns that had to wait (runner.h).
+    void idle() { runner_->idle(); }
     // Worker, while idle: true when a sandbox could be prepared now (in warm
     // mode, once the zygote has become ready); then call afterRequest().
     bool wantsPrepare() { return runner_->wantsPrepare(); }
@@ -61,6 +65,10 @@ public:
     void startWarm(int closeFd, int waitMs);
     // "warm" when runs fork the zygote now, else "cold".
     std::string currentMode();
+
+    // Worker, first thing: runs of worker slot `slot` take uid/gid base + slot
+    // (settings.h), so that no two concurrent runs share a uid.
+    void useSlot(int slot);
 
     // Kills and removes what a worker that died mid-run left behind (master).
     void cleanUpAfterWorker(pid_t worker);

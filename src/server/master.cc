@@ -1,6 +1,7 @@
 #include "server/master.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <poll.h>
@@ -27,6 +28,7 @@ struct WorkerSlot {
     double respawnAtMs = 0;
     int generation = 0;
     double backoffMs = 0;
+    bool killedSilent = false;  // killed by the watchdog, not reaped yet
 };
 
 class Master {
@@ -39,6 +41,7 @@ private:
     void spawn(int slot);
     void reap();
     void respawnDue();
+    void checkHeartbeats();
     void reload();
     void retireNext();
     void stop();
@@ -55,8 +58,14 @@ private:
 };
 
 void Master::spawn(int slot) {
+    pid_t master = ::getpid();
+    shared_->heartbeatMs[slot].store(static_cast<int64_t>(clock::monotonicMs()));
     pid_t pid = ::fork();
     if (pid == 0) {
+        // A worker dies with its master (and its zygote and sandboxes with
+        // it): a SIGKILLed master must not leave workers serving a socket
+        // that a restarted master replaces, or killing their runs later.
+        if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || ::getppid() != master) ::_exit(1);
         workerMain(*engine_, listen_.get(), shared_, slot);
     }
     WorkerSlot& s = slots_[static_cast<size_t>(slot)];
@@ -66,6 +75,7 @@ void Master::spawn(int slot) {
         return;
     }
     s.pid = pid;
+    s.killedSilent = false;
     s.startedMs = clock::monotonicMs();
     s.generation = generation_;
     shared_->busy[slot].store(0);
@@ -99,6 +109,21 @@ void Master::reap() {
         s.respawnAtMs = clock::monotonicMs() + s.backoffMs;
         shared_->busy[slot].store(0);
         if (pid == retiring_) retiring_ = 0;
+    }
+}
+
+// The watchdog: a worker whose heartbeat stopped is stuck where no wait is
+// bounded (or stopped by a signal). It is killed, and reap() respawns it.
+void Master::checkHeartbeats() {
+    double now = clock::monotonicMs();
+    for (size_t i = 0; i < slots_.size(); ++i) {
+        WorkerSlot& s = slots_[i];
+        double last = static_cast<double>(shared_->heartbeatMs[i].load());
+        if (s.pid <= 0 || s.killedSilent || now - last <= engine_->settings().watchdogMs) continue;
+        log::error("worker " + std::to_string(s.pid) + " in slot " + std::to_string(i) + " has given no sign of life for " +
+                   std::to_string(static_cast<int>((now - last) / 1000)) + " s; replacing it");
+        ::kill(s.pid, SIGKILL);
+        s.killedSilent = true;
     }
 }
 
@@ -184,6 +209,7 @@ int Master::run() {
             if (::poll(&again, 1, 0) > 0) p.revents = again.revents;
         }
         reap();
+        if (!stopping_) checkHeartbeats();
         respawnDue();
     }
 }

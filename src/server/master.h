@@ -11,8 +11,13 @@
 //                              remove the socket and the cgroup subtree
 //                    SIGHUP    re-read settings and the profile, then replace
 //                              the workers one by one
+//                  and, every 100 ms, the watchdog: a worker whose heartbeat
+//                  (shared table) is older than --watchdog-ms is SIGKILLed and
+//                  respawned. Workers die with the master (PR_SET_PDEATHSIG),
+//                  their zygotes and sandboxes with them.
 //   worker (root)  one request at a time (worker.cc); each run's program lives
-//                  in its own sandbox (sandbox/launcher.h) as uid 1000.
+//                  in its own sandbox (sandbox/launcher.h) as its slot's uid
+//                  (60000 + slot by default: no two concurrent runs share one).
 #pragma once
 
 #include <string>

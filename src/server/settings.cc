@@ -1,5 +1,7 @@
 #include "server/settings.h"
 
+#include <algorithm>
+
 #include <unistd.h>
 
 #include <climits>
@@ -8,6 +10,9 @@
 #include <functional>
 #include <map>
 #include <sstream>
+
+#include "http/peers.h"
+#include "server/shared_state.h"
 
 namespace pyexec::server {
 namespace {
@@ -36,6 +41,14 @@ Setter number(T Settings::*field, T min, T max) {
     return [=](Settings& s, const std::string& v) { return parseNumber(v, min, max, &(s.*field)); };
 }
 
+Setter flag(bool Settings::*field) {
+    return [=](Settings& s, const std::string& v) {
+        if (v == "yes" || v == "true" || v == "1") return (s.*field = true, true);
+        if (v == "no" || v == "false" || v == "0") return (s.*field = false, true);
+        return false;
+    };
+}
+
 Setter text(std::string Settings::*field) {
     return [=](Settings& s, const std::string& v) { return (s.*field = v, !v.empty()); };
 }
@@ -44,10 +57,14 @@ Setter text(std::string Settings::*field) {
 // leak by a test's allocation checks.
 const std::map<std::string, Option> kOptions = {
         {"listen", {"PATH|HOST:PORT  FastCGI socket (default /run/pyexecd/pyexecd.sock)", text(&Settings::listen)}},
+        {"allow-from", {"LIST  FastCGI over TCP: the peers served, addresses or CIDR blocks\n"
+                        "      (e.g. \"10.0.0.5, fd00::/8\"; default: loopback only)", text(&Settings::allowFrom)}},
+        {"read-timeout-ms", {"N  a request's FastCGI head and body must arrive within N ms (default 10000)", number(&Settings::readTimeoutMs, 100, 600000)}},
         {"socket-group", {"GROUP  group that may connect to the unix socket (nginx's)", text(&Settings::socketGroup)}},
-        {"workers", {"N  worker processes (default 2 x cores)", number(&Settings::workers, 1, 256)}},
+        {"workers", {"N  worker processes (default 2 x cores, at most 256)", number(&Settings::workers, 1, kMaxWorkers)}},
         {"python", {"PATH  interpreter (default /usr/bin/python3)", text(&Settings::python)}},
-        {"seccomp-profile", {"FILE  OCI/Docker seccomp profile (default seccomp-profiles/python.json)", text(&Settings::seccompProfile)}},
+        {"seccomp-profile", {"FILE  OCI/Docker seccomp profile (default: python.json beside the binary, in\n"
+                             "      ../seccomp-profiles/ or ../share/pyexec/seccomp-profiles/)", text(&Settings::seccompProfile)}},
         {"state-dir", {"DIR  runtime folder (default /run/pyexecd)", text(&Settings::stateDir)}},
         {"timeout-ms", {"N  default wall-clock limit per run (default 2000)", number(&Settings::timeoutMs, 1, 600000)}},
         {"max-timeout-ms", {"N  largest timeoutMs a request may ask (default 10000)", number(&Settings::maxTimeoutMs, 1, 600000)}},
@@ -55,9 +72,16 @@ const std::map<std::string, Option> kOptions = {
         {"memory-bytes", {"N  memory limit of a run (default 268435456)", number<uint64_t>(&Settings::memoryBytes, 16ull << 20, 1ull << 40)}},
         {"pids-max", {"N  processes per run (default 50)", number(&Settings::pidsMax, 4, 100000)}},
         {"tmp-bytes", {"N  size of a run's /tmp (default 67108864)", number<uint64_t>(&Settings::tmpBytes, 1ull << 20, 1ull << 34)}},
-        {"uid", {"N  uid of the program, never 0 (default 1000)", number(&Settings::uid, 1u, 4294967294u)}},
-        {"gid", {"N  gid of the program, never 0 (default 1000)", number(&Settings::gid, 1u, 4294967294u)}},
+        {"io-read-bps", {"N  disk reads per run, bytes/s (default 104857600; 0: no limit)", number<uint64_t>(&Settings::ioReadBps, 0, 1ull << 50)}},
+        {"io-read-iops", {"N  disk reads per run, requests/s (default 2000; 0: no limit)", number<uint64_t>(&Settings::ioReadIops, 0, 1ull << 40)}},
+        {"io-write-bps", {"N  disk writes per run, bytes/s (default 16777216; 0: no limit)", number<uint64_t>(&Settings::ioWriteBps, 0, 1ull << 50)}},
+        {"io-write-iops", {"N  disk writes per run, requests/s (default 500; 0: no limit)", number<uint64_t>(&Settings::ioWriteIops, 0, 1ull << 40)}},
+        {"uid", {"N  first sandbox uid: worker slot i runs its programs as N + i (default 60000)", number(&Settings::uid, 1u, 4294967294u)}},
+        {"gid", {"N  first sandbox gid: worker slot i uses N + i (default 60000)", number(&Settings::gid, 1u, 4294967294u)}},
+        {"allow-host-uids", {"yes|no  start even if a sandbox uid or gid belongs to a host user or group\n"
+                             "      (default no: that user's processes could signal or trace the runs)", flag(&Settings::allowHostUids)}},
         {"queue-timeout-ms", {"N  wait for a free worker before 503 overloaded (default 5000; 0: off)", number(&Settings::queueTimeoutMs, 0, 600000)}},
+        {"watchdog-ms", {"N  replace a worker whose heartbeat is older than N ms (default 30000)", number(&Settings::watchdogMs, 2000, 3600000)}},
         {"grace-ms", {"N  shutdown grace for in-flight runs (default 15000)", number(&Settings::graceMs, 0, 600000)}},
         {"cgroup", {"v1|v2  force a cgroup backend (default: detect)", text(&Settings::cgroupBackend)}},
         {"mode", {"warm|cold  warm: runs fork a per-worker interpreter that has numpy and pandas\n"
@@ -143,7 +167,13 @@ Result<Settings> parseSettings(const std::vector<std::string>& args) {
     for (auto& [k, v] : given)
         if (Status st = apply(s, k, v); !st) return st.error();
     if (s.seccompProfile.empty()) s.seccompProfile = defaultProfilePath();
-    if (s.workers == 0) s.workers = std::max(1, 2 * static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN)));
+    // 2 x cores, within the slots of the shared table.
+    if (s.workers == 0) s.workers = std::clamp(2 * static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN)), 1, kMaxWorkers);
+    if (static_cast<uint64_t>(s.uid) + static_cast<uint64_t>(s.workers) > 4294967295ull ||
+        static_cast<uint64_t>(s.gid) + static_cast<uint64_t>(s.workers) > 4294967295ull) {
+        return makeError(ErrorKind::kConfig, "--uid/--gid + --workers must stay below 4294967295", "uid");
+    }
+    if (auto peers = http::PeerList::parse(s.allowFrom); !peers) return peers.error();
     if (s.timeoutMs > s.maxTimeoutMs) {
         return makeError(ErrorKind::kConfig, "--timeout-ms must not exceed --max-timeout-ms", "timeout-ms");
     }

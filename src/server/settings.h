@@ -14,6 +14,8 @@ namespace pyexec::server {
 struct Settings {
     std::string listen = "/run/pyexecd/pyexecd.sock";  // unix socket path or HOST:PORT
     std::string socketGroup;                            // group allowed to connect (nginx's)
+    std::string allowFrom;        // TCP peers served (http/peers.h); empty: loopback only
+    int readTimeoutMs = 10000;    // a request's FastCGI head and body must arrive within this
     int workers = 0;                                    // 0: 2 × cores
     std::string python = "/usr/bin/python3";
     std::string seccompProfile;                         // default: seccomp-profiles/python.json
@@ -24,9 +26,23 @@ struct Settings {
     uint64_t memoryBytes = 256ull << 20;
     int pidsMax = 50;
     uint64_t tmpBytes = 64ull << 20;
-    unsigned uid = 1000, gid = 1000;
+    // Disk I/O of a run on the disks behind its read-only root (0: no limit).
+    // A cold-cache `import pandas` reads about 35 MB in about 1,500 requests
+    // (README), well inside these; a run never writes to a disk (its /tmp is
+    // tmpfs, flushes are no-ops).
+    uint64_t ioReadBps = 100ull << 20;
+    uint64_t ioReadIops = 2000;
+    uint64_t ioWriteBps = 16ull << 20;
+    uint64_t ioWriteIops = 500;
+    // Worker slot i runs its programs as uid + i, gid + i: no two concurrent
+    // runs share a uid (per-user kernel quotas, SPEC S6). isolate's default
+    // range; none of it may belong to a host user or group unless
+    // allowHostUids.
+    unsigned uid = 60000, gid = 60000;
+    bool allowHostUids = false;
     int queueTimeoutMs = 5000;   // a request that waited longer for a worker gets 503 overloaded
     int graceMs = 15000;         // shutdown: how long in-flight runs may finish
+    int watchdogMs = 30000;      // a worker silent this long (no heartbeat) is replaced
     std::string cgroupBackend;   // "", "v1", "v2" (tests)
     std::string mode = "warm";        // "warm" (fork a pre-initialised interpreter) or "cold"
     std::string netns = "per-run";  // "per-run" or "shared" (one empty namespace, see engine.cc)
@@ -40,8 +56,10 @@ Result<Settings> parseSettings(const std::vector<std::string>& args);
 // The help text of every option.
 std::string settingsHelp();
 
-// The directory of the running binary's repository/installation, to find
-// seccomp-profiles/ next to it.
+// The default profile, found from the running binary's folder: a checkout's
+// build/../seccomp-profiles/, then `make install`'s ../share/pyexec/
+// seccomp-profiles/, then /usr/share/pyexec/; else the relative path
+// seccomp-profiles/python.json (which then fails to load, saying so).
 std::string defaultProfilePath();
 
 }  // namespace pyexec::server

@@ -10,8 +10,10 @@
 #include <string>
 
 #include "common/clock.h"
+#include "common/heartbeat.h"
 #include "common/log.h"
 #include "http/fcgi.h"
+#include "protocol/observations.h"
 
 namespace pyexec::server {
 namespace {
@@ -45,6 +47,10 @@ http::Response handleRun(Engine& engine, const http::Request& req, protocol::Req
     if (req.bodyTooLarge) {
         return simpleError(413, "payload_too_large", "the request body is larger than 2 MiB", req.requestId);
     }
+    if (req.bodyIncomplete) {
+        return simpleError(400, "invalid_request", "the request body did not arrive in full within the read timeout",
+                           req.requestId);
+    }
     // nginx stamps the request ($msec); a wait of a minute or more is a clock
     // that disagrees with nginx's (another host), not a queue.
     int limit = engine.settings().queueTimeoutMs;
@@ -55,13 +61,14 @@ http::Response handleRun(Engine& engine, const http::Request& req, protocol::Req
     }
     auto parsed = protocol::parseRunRequest(req.body, engine.requestLimits());
     if (!parsed) return errorResponse(parsed.error().kind, parsed.error(), req.requestId);
-    auto outcome = engine.run(parsed.value());
+    protocol::RecordStream records(parsed.value());  // parsed once, by the runner or the answer
+    auto outcome = engine.run(parsed.value(), &records);
     log.sandbox = engine.lastSandbox();
     if (!outcome) {
         log::error("request " + req.requestId + ": " + outcome.error().message);
         return errorResponse(outcome.error().kind, outcome.error(), req.requestId);
     }
-    auto answer = protocol::buildRunAnswer(parsed.value(), outcome.value(), req.requestId);
+    auto answer = protocol::buildRunAnswer(parsed.value(), outcome.value(), req.requestId, &records);
     log.runStatus = answer.status;
     log.wallMs = outcome.value().wallMs;
     log.cpuMs = outcome.value().cpuMs;
@@ -109,15 +116,24 @@ void handleRequest(Engine& engine, http::Server& server, const http::Request& re
     engine.afterRequest();  // the answer is out: tear down, set up the next sandbox
 }
 
-// Before blocking in accept: sets up the next sandbox if there is none. In
-// warm mode that waits for the zygote (a second or two after the worker
-// started), unless a request comes first.
+// Before waiting for a connection: sets up the next sandbox if there is
+// none. In warm mode that waits for the zygote (a second or two after the
+// worker started), unless a request comes first.
 void prepareWhileIdle(Engine& engine, int listenFd) {
     while (!gStop && engine.zygoteStarting()) {
+        heartbeat::beat();
         pollfd p{listenFd, POLLIN, 0};
         if (::poll(&p, 1, 20) != 0) return;  // a request (or an error accept will report)
     }
     if (!gStop && engine.wantsPrepare()) engine.afterRequest();
+}
+
+// Until the shared socket has a connection to accept, beating every second
+// (the socket is non-blocking: another worker may take it first).
+bool waitForConnection(int listenFd) {
+    heartbeat::beat();
+    pollfd p{listenFd, POLLIN, 0};
+    return ::poll(&p, 1, heartbeat::kMaxWaitMs) == 1;
 }
 
 }  // namespace
@@ -138,16 +154,19 @@ void workerMain(Engine& engine, int listenFd, SharedState* shared, int slot) {
     sigset_t all;
     sigemptyset(&all);
     sigprocmask(SIG_SETMASK, &all, nullptr);
+    heartbeat::attach(&shared->heartbeatMs[slot]);
+    engine.useSlot(slot);  // before the zygote: it takes the sandbox settings once
     engine.startWarm(listenFd, 0);
-    http::Server server(listenFd);
+    // Settings were checked at start-up, so the list parses.
+    http::ServerPolicy policy{http::PeerList::parse(engine.settings().allowFrom).value(),
+                              engine.settings().readTimeoutMs};
+    http::Server server(listenFd, std::move(policy));
     http::Request req;
     while (!gStop) {
         prepareWhileIdle(engine, listenFd);
-        if (gStop) break;
-        if (!server.accept(&req, kMaxBody)) {  // interrupted (gStop decides) or a failed accept
-            if (!gStop) ::usleep(10000);
-            continue;
-        }
+        engine.idle();  // teardowns that had to wait
+        if (gStop || !waitForConnection(listenFd)) continue;
+        if (!server.accept(&req, kMaxBody)) continue;  // another worker took it, or it was refused
         shared->busy[slot].store(1);
         handleRequest(engine, server, req, shared);
         shared->busy[slot].store(0);

@@ -184,7 +184,7 @@ def spaced(port, code, n=40, gap=0.05):
 def setup_costs(mode):
     state = tempfile.mkdtemp(prefix="pyexec-bench-", dir="/run")
     try:
-        out = subprocess.run([PYEXECD, "bench-setup", "200", "--mode", mode, "--state-dir", state],
+        out = subprocess.run([PYEXECD, "bench-setup", "200", "--json", "--mode", mode, "--state-dir", state],
                              capture_output=True, text=True)
         return json.loads(out.stdout) if out.returncode == 0 else {"error": out.stderr.strip()}
     finally:

@@ -324,7 +324,9 @@ class Health(unittest.TestCase):
                                          "matplotlib": matplotlib.__version__, "pytest": pytest.__version__})
         self.assertEqual(h["python"], platform.python_version())
         self.assertEqual(h["pythonExecutable"], "/usr/bin/python3")
-        self.assertEqual(h["sandbox"]["uid"], 1000)
+        self.assertEqual(h["sandbox"]["uid"], 60000)  # one uid per worker slot from 60000
+        self.assertEqual(h["sandbox"]["uidRange"], [60000, 60002])
+        self.assertEqual(h["sandbox"]["gidRange"], [60000, 60002])
         self.assertEqual(h["limits"]["memoryBytes"], 268435456)
         self.assertEqual(h["workers"]["total"], 3)
         self.assertGreater(h["healthCheckMs"], 0)
@@ -351,7 +353,8 @@ class Resilience(unittest.TestCase):
         os.kill(before[0], signal.SIGKILL)
         for _ in range(10):
             status, r = svc.run("print('still here')")
-            self.assertEqual((status, r["stdout"]), (200, "still here\n"))
+            self.assertEqual(status, 200, r)
+            self.assertEqual(r["stdout"], "still here\n")
         deadline = time.time() + 10
         while time.time() < deadline and len(svc.worker_pids()) < 3:
             time.sleep(0.1)

@@ -5,6 +5,7 @@ import glob
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -13,6 +14,7 @@ import unittest
 import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import fastcgi  # noqa: E402
 import procfs  # noqa: E402
 from service import BUILD, PYEXECD, ROOT, Service, free_port  # noqa: E402
 
@@ -188,18 +190,26 @@ class Lifecycle(unittest.TestCase):
         code = ("import os\nst = os.statvfs('/tmp')\n"
                 "print(os.getuid(), os.getgid(), st.f_blocks * st.f_frsize, os.fstatvfs(0) and 1)\n")
         for mode in ("warm", "cold"):
-            svc = Service(workers=1, mode=mode, extra_args=["--uid", "1234", "--gid", "1235", "--tmp-bytes", "8388608"])
+            svc = Service(workers=1, mode=mode, extra_args=["--uid", "51234", "--gid", "51240", "--tmp-bytes", "8388608"])
             try:
                 status, r = svc.run(code)
-                self.assertEqual(r["stdout"], "1234 1235 8388608 1\n", (mode, r))
-                import pwd
-                try:
-                    pwd.getpwuid(1234)
-                    self.assertIn("is host user", svc.logs())
-                except KeyError:
-                    self.assertNotIn("is host user", svc.logs())
+                self.assertEqual(r["stdout"], "51234 51240 8388608 1\n", (mode, r))
             finally:
                 svc.stop()
+
+    def test_each_worker_slot_has_its_own_uid(self):
+        """Two runs at the same time (one per worker) never share a uid or gid."""
+        import concurrent.futures
+        code = "import os, time\ntime.sleep(0.5)\nprint(os.getuid(), os.getgid())\n"
+        svc = Service(workers=2, extra_args=["--uid", "52000", "--gid", "53000"])
+        try:
+            with concurrent.futures.ThreadPoolExecutor(2) as pool:
+                answers = list(pool.map(lambda _: svc.run(code)[1], range(2)))
+            ids = sorted(tuple(int(x) for x in a["stdout"].split()) for a in answers)
+            self.assertEqual(ids, [(52000, 53000), (52001, 53001)], answers)
+            self.assertEqual(svc.health()["sandbox"]["uidRange"], [52000, 52001])
+        finally:
+            svc.stop()
 
     def test_a_dead_zygote_is_replaced(self):
         svc = Service(workers=1, mode="warm")
@@ -265,6 +275,68 @@ class Lifecycle(unittest.TestCase):
         finally:
             svc.stop()
 
+    def test_tcp_peers_not_on_the_allow_list_are_refused(self):
+        """nginx connects from 127.0.0.1, which --allow-from leaves out: pyexecd
+        closes the connection unread and nginx answers 502."""
+        svc = Service(workers=1, tcp=True, mode="cold", extra_args=["--allow-from", "10.9.8.7/32"])
+        try:
+            status, headers, data = svc.request("POST", "/run", {"code": "print(1)"})
+            self.assertEqual(status, 502, data)
+            self.assertEqual(json.loads(data)["error"]["code"], "executor_unavailable")
+        finally:
+            svc.stop()
+
+    def connect_fastcgi(self, svc):
+        host, port = svc.socket.rsplit(":", 1)
+        sock = socket.create_connection((host, int(port)), timeout=15)
+        return sock
+
+    def test_an_idle_fastcgi_peer_does_not_pin_the_worker(self):
+        """A peer that connects and sends nothing holds the only worker for
+        the read timeout at most."""
+        svc = Service(workers=1, tcp=True, extra_args=["--read-timeout-ms", "500"])
+        try:
+            idle = self.connect_fastcgi(svc)
+            idle.sendall(fastcgi.head(length=100))  # and then no body
+            time.sleep(0.2)
+            t0 = time.time()
+            status, r = svc.run("print('after')")
+            self.assertEqual((status, r["stdout"]), (200, "after\n"))
+            self.assertLess(time.time() - t0, 10)
+            answer = fastcgi.read_response(idle)
+            self.assertEqual(answer and answer[0], 400, answer)  # "did not arrive in full"
+            idle.close()
+        finally:
+            svc.stop()
+
+    def test_a_body_past_the_cap_is_not_read_on(self):
+        """A peer that sends body without end straight to pyexecd (nginx stops
+        at 2 MiB itself): the worker stops reading at the cap and answers 413
+        instead of reading on for as long as the peer sends."""
+        import threading
+        svc = Service(workers=1, tcp=True)
+        try:
+            sock = self.connect_fastcgi(svc)
+            sock.sendall(fastcgi.head(length=1 << 40))
+            chunk = fastcgi.record(fastcgi.STDIN, b"x" * 65535)
+
+            def flood():
+                try:
+                    for _ in range(100000):  # 6.5 GB: far more than anyone reads
+                        sock.sendall(chunk)
+                except OSError:
+                    pass
+            sender = threading.Thread(target=flood, daemon=True)
+            sender.start()
+            answer = fastcgi.read_response(sock)
+            sock.close()
+            self.assertIsNotNone(answer, "no answer while the peer kept sending")
+            self.assertEqual(answer[0], 413, answer)
+            status, r = svc.run("print('next')")
+            self.assertEqual((status, r["stdout"]), (200, "next\n"))
+        finally:
+            svc.stop()
+
     def beside_a_slow_run(self, svc, request):
         """request()'s result, sent while the only worker runs a 1.5 s program."""
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
@@ -297,8 +369,11 @@ class Lifecycle(unittest.TestCase):
     def test_rate_limit_when_enabled(self):
         svc = Service(workers=2, rate_limit=True)
         try:
+            # Requests pyexecd rejects at once (400), so that they come faster
+            # than 10/s plus the burst of 20 however loaded the machine is.
             with concurrent.futures.ThreadPoolExecutor(8) as pool:
-                results = list(pool.map(lambda _: svc.request("POST", "/run", {"code": "pass"}), range(40)))
+                results = list(pool.map(lambda _: svc.request("POST", "/run", {"code": 1}), range(60)))
+            self.assertEqual({r[0] for r in results} - {400, 429}, set())
             limited = [r for r in results if r[0] == 429]
             self.assertTrue(limited, [r[0] for r in results])
             body = json.loads(limited[0][2])
@@ -326,6 +401,16 @@ class StartupRefusals(unittest.TestCase):
         self.assertIn(bad.name, p.stderr)
         self.assertIn("syscalls[0].action", p.stderr)
 
+    def test_refuses_a_host_users_uid(self):
+        """uid 2 is Debian's `bin`: its processes could signal the runs."""
+        p = self.serve("--uid", "2", "--gid", "60000", "--workers", "1")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("uid 2 is host user 'bin'", p.stderr)
+        self.assertIn("--allow-host-uids", p.stderr)
+        p = self.serve("--uid", "60000", "--gid", "3", "--workers", "1")
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("gid 3 is host group 'sys'", p.stderr)
+
     def test_bad_option(self):
         p = self.serve("--uid", "0")
         self.assertNotEqual(p.returncode, 0)
@@ -336,6 +421,26 @@ class StartupRefusals(unittest.TestCase):
         p = subprocess.run([PYEXECD, "check-profile", fixture], capture_output=True, text=True)
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertIn("ok", p.stdout)
+
+    def test_unknown_syscalls_are_named(self):
+        """A call this libseccomp does not know is left out of the filter: check-profile
+        and serve's start-up log say which."""
+        profile = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+        profile.write(open(os.path.join(ROOT, "seccomp-profiles", "python.json")).read().replace(
+            '"getpid",', '"getpid", "no_such_syscall_42",', 1))
+        profile.close()
+        try:
+            p = subprocess.run([PYEXECD, "check-profile", profile.name], capture_output=True, text=True)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            self.assertIn("note: ", p.stdout)
+            self.assertIn('"no_such_syscall_42" is unknown to this libseccomp', p.stdout)
+            svc = Service(workers=1, mode="cold", extra_args=["--seccomp-profile", profile.name])
+            try:
+                self.assertIn("no_such_syscall_42", svc.logs())
+            finally:
+                svc.stop()
+        finally:
+            os.unlink(profile.name)
 
     def test_cli_run(self):
         state = tempfile.mkdtemp(dir="/run")
@@ -355,7 +460,7 @@ class StartupRefusals(unittest.TestCase):
             p = subprocess.run([PYEXECD, "run", prog, "--tests", tests, "--stdin", stdin, "--json", "--state-dir", state],
                                capture_output=True, text=True, timeout=60)
         subprocess.run(["rm", "-rf", state])
-        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.returncode, 1, p.stderr)  # a test failed: the same exit code as without --json
         answer = json.loads(p.stdout)
         self.assertEqual([t["passed"] for t in answer["testResults"]], [True, False])
         self.assertEqual(answer["stdout"], "hi ada\n")

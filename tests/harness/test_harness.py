@@ -655,9 +655,20 @@ class TestValues(HarnessTestCase):
     def test_many_big_records_stay_within_budget(self):
         code = "v = 'x' * 900000\n"
         r = run_harness(code, [{"var": "v"}] * 30)
-        self.assertLess(len(r.raw_records), 16 << 20)
+        self.assertLess(len(r.raw_records), 10 << 20)  # the worker's stream budget (observations.h)
+        self.assertTrue(all(len(line) <= 1 << 20 for line in r.raw_records.split(b"\n")))
         self.assertNotIn("truncated", r.obs(0))
         self.assertTrue(r.obs(29)["truncated"])
+        self.assertEqual(r.records[-1], END)
+
+    def test_elements_of_all_records_stay_within_budget(self):
+        # 90,000 elements each: the first two fit the 200,000 of the whole
+        # stream, the third would not and is reported as a cut repr.
+        r = run_harness("v = list(range(90000))\n", [{"var": "v"}] * 3)
+        self.assertNotIn("truncated", r.obs(0))
+        self.assertNotIn("truncated", r.obs(1))
+        self.assertTrue(r.obs(2)["truncated"])
+        self.assertEqual(r.obs(0)["value"][-1], 89999)
         self.assertEqual(r.records[-1], END)
 
 

@@ -54,3 +54,54 @@ def prepared_program(init):
         if pid != init and same_pid_namespace(init, pid) and is_waiting_for_input(pid):
             return pid
     return None
+
+
+def stat_fields(pid):
+    """/proc/<pid>/stat as {field number: text} (numbered as in proc(5),
+    from 3 on: comm may hold spaces), or None once the process is gone."""
+    text = read(f"/proc/{pid}/stat")
+    if not text:
+        return None
+    rest = text.rsplit(")", 1)[1].split()
+    return {i + 3: v for i, v in enumerate(rest)}
+
+
+def children(pid):
+    """Host pids whose parent is pid."""
+    out = []
+    for p in all_pids():
+        ppid = status_field(p, "PPid")
+        if ppid and int(ppid[0]) == pid:
+            out.append(p)
+    return out
+
+
+def comm(pid):
+    return (read(f"/proc/{pid}/comm") or "").strip()
+
+
+# ioprio_get(2) has no /proc file; IOPRIO_WHO_PROCESS is 1.
+_IOPRIO_GET = {"x86_64": 252, "aarch64": 31}.get(os.uname().machine)
+
+
+def ioprio(pid):
+    """The I/O priority of pid (class << 13 | level; 0 when never set), or
+    None when it cannot be read."""
+    import ctypes
+    if _IOPRIO_GET is None:
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    value = libc.syscall(ctypes.c_long(_IOPRIO_GET), ctypes.c_long(1), ctypes.c_long(pid))
+    return None if value < 0 else int(value)
+
+
+def scheduling(pid):
+    """What a process's priority is made of, as the host sees it: state
+    letter, nice, scheduling policy, I/O priority and its autogroup line
+    (the autogroup is per session, and so is its nice). None once gone."""
+    st = stat_fields(pid)
+    if st is None:
+        return None
+    return {"state": st[3], "nice": int(st[19]), "policy": int(st[41]), "ioprio": ioprio(pid),
+            "autogroup": (read(f"/proc/{pid}/autogroup") or "").strip()}

@@ -15,9 +15,14 @@ def main(suite_name, module_globals):
         suite_name += "-cold"
     loader = unittest.TestLoader()
     suite = unittest.TestSuite()
+    # Optional arguments pick tests: `Class` or `Class.test_name` (to rerun one).
+    wanted = sys.argv[1:]
     for obj in list(module_globals.values()):
         if isinstance(obj, type) and issubclass(obj, unittest.TestCase):
-            suite.addTests(loader.loadTestsFromTestCase(obj))
+            for test in loader.loadTestsFromTestCase(obj):
+                name = f"{type(test).__name__}.{test._testMethodName}"
+                if not wanted or any(name == w or name.startswith(w + ".") for w in wanted):
+                    suite.addTest(test)
     runner = unittest.TextTestRunner(verbosity=2, stream=sys.stdout, resultclass=_Result)
     result = runner.run(suite)
     failed = len(result.failures) + len(result.errors) + len(result.unexpectedSuccesses)

@@ -25,7 +25,14 @@ MODE = os.environ.get("PYEXEC_TEST_MODE", "warm")  # run_all.sh runs suites in b
 
 
 class Service:
-    def __init__(self, workers=2, extra_args=(), rate_limit=False, mode=None, tcp=False):
+    def __init__(self, workers=2, extra_args=(), rate_limit=False, mode=None, tcp=False, binary=PYEXECD, cwd=None,
+                 own_session=False):
+        """binary and cwd: another pyexecd (an installed one), started from another folder.
+        own_session: pyexecd leads a session of its own, as under systemd
+        or as a container's entrypoint: its process group can then be
+        orphaned, as in production, and what an attack does to that group or
+        to the session's autogroup (the kernel's SIGHUP to an orphaned group
+        needs no permission) cannot reach the test runner."""
         self.mode = mode or MODE
         self.port = free_port()
         self.state = tempfile.mkdtemp(prefix="pyexec-test-", dir="/run")
@@ -40,9 +47,10 @@ class Service:
         group = subprocess.check_output(["id", "-gn", user], text=True).strip()
         self.log = open(self.log_path, "wb")
         self.pyexecd = subprocess.Popen(
-            [PYEXECD, "serve", "--listen", self.socket, "--socket-group", group, "--state-dir", self.state,
+            [binary, "serve", "--listen", self.socket, "--socket-group", group, "--state-dir", self.state,
              "--workers", str(workers), "--mode", self.mode, *extra_args],
-            stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, "PYEXEC_TEST_SECRET": "s3cr3t-do-not-leak"})
+            stdout=self.log, stderr=subprocess.STDOUT, start_new_session=own_session,
+            env={**os.environ, "PYEXEC_TEST_SECRET": "s3cr3t-do-not-leak"}, cwd=cwd)
         self.nginx = None
         try:
             self._wait(self._listening, "pyexecd socket")
@@ -122,6 +130,16 @@ class Service:
             body["tests"] = tests
         status, headers, data = self.request("POST", "/run", body)
         return status, json.loads(data) if data else None
+
+    def health(self):
+        """/health's body (the settings part of it does not change while the
+        service runs, so it is read once)."""
+        if getattr(self, "_health", None) is None:
+            status, _, data = self.request("GET", "/health")
+            if status != 200:
+                raise RuntimeError(f"/health answered {status}: {data[:500]!r}")
+            self._health = json.loads(data)
+        return self._health
 
     def worker_pids(self):
         out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.pyexecd.pid)], capture_output=True, text=True)

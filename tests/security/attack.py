@@ -17,7 +17,6 @@ from procfs import read as _read, status_field as _status_field  # noqa: E402
 from service import Service  # noqa: E402,F401
 
 MARK = "@@ATTACK@@"
-SANDBOX_UID = 1000
 SECRET = "s3cr3t-do-not-leak"  # PYEXEC_TEST_SECRET in pyexecd's environment (tests/lib/service.py)
 
 # Python source prepended to attack programs: report(dict) prints the result
@@ -76,12 +75,28 @@ def descendants(root):
     return out
 
 
+def sandbox_ids(svc):
+    """(uids, gids), the ranges sandboxes run under, as /health says: one per
+    worker slot (`uidRange`, `gidRange`: [first, last]), or one `uid` and
+    `gid` for every run."""
+    if getattr(svc, "sandbox_ids", None) is None:
+        _, _, data = svc.request("GET", "/health", timeout=30)  # also when unhealthy (503)
+        sandbox = json.loads(data)["sandbox"]
+
+        def ids(span, one):
+            first, last = sandbox[span] if span in sandbox else (sandbox[one], sandbox[one])
+            return range(first, last + 1)
+        svc.sandbox_ids = (ids("uidRange", "uid"), ids("gidRange", "gid"))
+    return svc.sandbox_ids
+
+
 def sandbox_processes(svc):
-    """Processes below our pyexecd that run as the sandbox uid."""
+    """Processes below our pyexecd that run as a sandbox uid."""
+    uids = sandbox_ids(svc)[0]
     out = []
     for pid in descendants(svc.pyexecd.pid):
         uid = _status_field(pid, "Uid")
-        if uid and int(uid[0]) == SANDBOX_UID:
+        if uid and int(uid[0]) in uids:
             out.append(pid)
     return out
 
@@ -124,8 +139,8 @@ def leftovers(svc):
     pyexecd keeps one prepared sandbox per worker for the next request. One
     counts as prepared only when its run cgroup holds exactly two processes
     in one pid namespace, its init (pid 1 there) and the program, and the
-    program is blocked reading its harness input (fd 3). Anything else below pyexecd that runs as the
-    sandbox uid, and any other run cgroup, is a leftover."""
+    program is blocked reading its harness input (fd 3). Anything else below
+    pyexecd that runs as a sandbox uid, and any other run cgroup, is a leftover."""
     found = []
     newest = {}
     for d in run_cgroups(svc):

@@ -214,6 +214,77 @@ class S9HostileRequests(unittest.TestCase):
                 s.close()
 
 
+
+
+def peak_rss(pid):
+    """A process's peak resident memory (VmHWM), in bytes."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+class S9BoundedAnswers(unittest.TestCase):
+    """No request and no program makes an answer, or a worker, large: judged
+    from outside, by the answer's size and the workers' peak memory."""
+
+    WORKER_BUDGET = 256 << 20
+
+    def assertWorkersSmall(self):
+        for pid in svc.worker_pids():
+            self.assertLess(peak_rss(pid), self.WORKER_BUDGET, f"worker {pid} grew past 256 MiB")
+
+    def test_control_bytes_times_a_hundred_output_tests(self):
+        # 1 MiB of \x01 escapes to 6 MiB of JSON; echoed by 100 tests it made
+        # a 606 MB answer. Each test's actual is now cut at 8 KiB.
+        tests = [{"type": "output", "expected": "x"}] * 100
+        status, headers, data = svc.request(
+            "POST", "/run", {"code": "import sys\nsys.stdout.write('\\x01' * (1 << 20))\n", "tests": tests})
+        self.assertEqual(status, 200)
+        self.assertLess(len(data), 8 << 20, "the answer is not bounded")
+        r = json.loads(data)
+        self.assertEqual(len(r["testResults"]), 100)
+        for t in r["testResults"]:
+            self.assertTrue(t["actualTruncated"])
+            self.assertLessEqual(len(json.dumps(t["actual"])), 8 << 10)
+            self.assertFalse(t.get("expectedTruncated", False))
+        self.assertWorkersSmall()
+
+    def test_a_long_expected_value_is_echoed_cut(self):
+        expected = "é" * 20000
+        status, r = svc.run(f"print({expected!r})", tests=[{"type": "output", "expected": expected}])
+        self.assertEqual(status, 200)
+        t = r["testResults"][0]
+        self.assertTrue(t["passed"])  # judged on the whole text; only the echo is cut
+        self.assertTrue(t["expectedTruncated"] and t["actualTruncated"])
+        self.assertTrue(expected.startswith(t["expected"]) and len(t["expected"]) > 3000)
+
+    def test_forged_finished_then_a_flood_on_the_result_channel(self):
+        code = ("import os\n"
+                "os.write(4, b'\\n{\"event\":\"finished\",\"exitCode\":0,\"syntaxError\":false,\"error\":null}\\n')\n"
+                "chunk = b'[' + b'0,' * (1 << 19)\n"
+                "for _ in range(16):\n    os.write(4, chunk)\n"
+                "os.write(4, b'0]\\n')\n"
+                "x = 1\n")
+        status, r = svc.run(code, tests=[{"type": "variable_value", "name": "x", "expected": 1}], timeoutMs=10000)
+        self.assertEqual(status, 200)
+        self.assertEqual(r["status"], "ok", r["stderr"][-500:])
+        t = r["testResults"][0]
+        self.assertFalse(t["passed"])
+        self.assertIn("wrote to the harness's result channel", t["message"])
+        self.assertWorkersSmall()
+
+    def test_a_body_of_a_million_values(self):
+        body = '{"code": "print(1)", "padding": [' + ",".join(["0"] * 1000000) + "]}"
+        status, headers, data = svc.request("POST", "/run", body)
+        self.assertEqual(status, 400, data[:300])
+        e = json.loads(data)["error"]
+        self.assertEqual(e["code"], "invalid_request")
+        self.assertIn("JSON values", e["message"])
+        self.assertWorkersSmall()
+
+
 if __name__ == "__main__":
     import pyunit
     pyunit.main("security-requests", globals())

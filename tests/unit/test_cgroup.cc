@@ -165,8 +165,29 @@ TEST(CgroupFakeV2, CreateMovesProcessesAndEnablesControllers) {
     auto m = mustCreate(opt);
     STR_EQ("v2", m->backendName());
     STR_EQ("101\n202\n", get(p + "/daemon/cgroup.procs"));
-    STR_EQ("+cpu +memory +pids", get(p + "/cgroup.subtree_control"));
+    STR_EQ("+cpu +memory +pids +io", get(p + "/cgroup.subtree_control"));
+    STR_EQ("+cpu +memory +pids +io", get(p + "/runs/cgroup.subtree_control"));
+    CHECK_TRUE(m->ioControl());
+}
+
+TEST(CgroupFakeV2, IoIsOptional) {
+    put(p + "/cgroup.controllers", "cpu memory pids\n");
+    auto m = mustCreate(opt);
     STR_EQ("+cpu +memory +pids", get(p + "/runs/cgroup.subtree_control"));
+    CHECK_FALSE(m->ioControl());
+    CgroupLimits limits;
+    limits.io = IoLimits{{"254:0"}, 1000, 0, 30, 40};
+    auto r = mustRun(*m, "n", limits);
+    STR_EQ("<missing>", get(run("n", "io.max")));
+}
+
+TEST(CgroupFakeV2, IoMaxPerDevice) {
+    auto m = mustCreate(opt);
+    CgroupLimits limits;
+    limits.io = IoLimits{{"8:0", "254:0"}, 1000, 0, 30, 40};
+    auto r = mustRun(*m, "io", limits);
+    // One write(2) per device: the fake file keeps the last one.
+    STR_EQ("254:0 rbps=1000 wbps=max riops=30 wiops=40", get(run("io", "io.max")));
 }
 
 TEST(CgroupFakeV2, CreateRunWritesLimits) {
@@ -192,7 +213,7 @@ TEST(CgroupFakeV2, CreateRunWritesLimits) {
 
 TEST(CgroupFakeV2, CustomLimits) {
     auto m = mustCreate(opt);
-    auto r = mustRun(*m, "c", CgroupLimits{25000, 50000, 1u << 20, 7});
+    auto r = mustRun(*m, "c", CgroupLimits{25000, 50000, 1u << 20, 7, {}});
     STR_EQ("25000 50000", get(run("c", "cpu.max")));
     STR_EQ("1048576", get(run("c", "memory.max")));
     STR_EQ("7", get(run("c", "pids.max")));
@@ -368,13 +389,14 @@ TEST_GROUP(CgroupFakeV1) {
         pyexec::log::setQuiet(false);
     }
     // cpu and cpuacct in one hierarchy "cpu,cpuacct", or in two.
-    void build(bool coMounted) {
+    void build(bool coMounted, bool blkio = false) {
         std::vector<std::string> dirs = {"memory", "pids"};
         if (coMounted) {
             dirs.push_back("cpu,cpuacct");
         } else {
             dirs.insert(dirs.end(), {"cpu", "cpuacct"});
         }
+        if (blkio) dirs.push_back("blkio");
         std::string self;
         for (size_t i = 0; i < dirs.size(); ++i) {
             put(root + "/" + dirs[i] + "/cgroup.procs", "");
@@ -424,6 +446,34 @@ TEST(CgroupFakeV1, CreateRunWritesLimitsAndAddsEverywhere) {
     r.reset();
     for (const auto& d : dirs) CHECK_FALSE(exists(d));
     m->removeSubtree();
+}
+
+TEST(CgroupFakeV1, WithoutBlkioThereIsNoIoControl) {
+    build(true);
+    auto m = mustCreate(opt);
+    CHECK_FALSE(m->ioControl());
+    CgroupLimits limits;
+    limits.io = IoLimits{{"254:0"}, 1000, 2000, 30, 40};
+    auto r = mustRun(*m, "n", limits);  // limits it cannot apply are not an error
+    LONGS_EQUAL(3, runDirs(*r).size());
+}
+
+TEST(CgroupFakeV1, BlkioThrottlesEachDevice) {
+    build(true, true);
+    auto m = mustCreate(opt);
+    CHECK_TRUE(m->ioControl());
+    CgroupLimits limits;
+    limits.io = IoLimits{{"254:0", "8:16"}, 1000, 0, 30, 40};
+    auto r = mustRun(*m, "io", limits);
+    // One write(2) per device: the fake file keeps the last one.
+    STR_EQ("8:16 1000", get(run("blkio", "io", "blkio.throttle.read_bps_device")));
+    STR_EQ("<missing>", get(run("blkio", "io", "blkio.throttle.write_bps_device")));  // 0: no limit
+    STR_EQ("8:16 30", get(run("blkio", "io", "blkio.throttle.read_iops_device")));
+    STR_EQ("8:16 40", get(run("blkio", "io", "blkio.throttle.write_iops_device")));
+    LONGS_EQUAL(4, r->joinFds().size());  // blkio's tasks too
+    r.reset();
+    m->removeSubtree();
+    CHECK_FALSE(exists(root + "/blkio/a/pyexec-4242"));
 }
 
 TEST(CgroupFakeV1, UsageCoMounted) {
@@ -735,4 +785,24 @@ TEST(CgroupReal, AProcessMovesItselfInThroughJoinFds) {
     CHECK_TRUE(WIFEXITED(waitFor(pid)));
     for (int fd : {go[0], go[1], done[0], done[1]}) ::close(fd);
     checkRemoved(run);
+}
+
+// A missing swap limit file is fine only where the host has no swap (issue 9:
+// it used to be taken as "no swap" everywhere, failing open).
+TEST_GROUP(CgroupSwap){};
+
+TEST(CgroupSwap, NoSwapOnTheHostIsFine) {
+    CHECK_OK(cg::requireNoSwap("x/memory.swap.max", "MemTotal:  100 kB\nSwapTotal:       0 kB\nSwapFree: 0 kB\n"));
+}
+
+TEST(CgroupSwap, SwapWithoutAccountingFailsClosed) {
+    auto s = cg::requireNoSwap("x/memory.swap.max", "MemTotal: 100 kB\nSwapTotal:  2097148 kB\n");
+    CHECK_FALSE(s.ok());
+    CHECK_CONTAINS("x/memory.swap.max is missing", s.error().message);
+    CHECK_CONTAINS("swapaccount=1", s.error().message);
+    CHECK_EQUAL(static_cast<int>(pyexec::ErrorKind::kSandboxUnavailable), static_cast<int>(s.error().kind));
+}
+
+TEST(CgroupSwap, AnUnreadableAnswerFailsClosedToo) {
+    CHECK_FALSE(cg::requireNoSwap("f", "MemTotal: 100 kB\n").ok());
 }

@@ -310,6 +310,18 @@ TEST(Exercise, RecordsOverTheHarnessCapsAreTampering) {
     many.push_back(done(0, static_cast<int>(kPytestResultsPerRun) + 1));
     many.push_back(kEnd);
     expectTampered(r, many);
+    // More pytest records than the harness's 2 MiB budget for them.
+    std::vector<std::string> heavy = {kFinished};
+    for (int k = 0; k < 300; ++k) heavy.push_back(result("t" + std::to_string(k), "failed", std::string(8000, 'm')));
+    heavy.push_back(done(0, 300));
+    heavy.push_back(kEnd);
+    expectTampered(r, heavy);
+    heavy.erase(heavy.begin() + 200, heavy.begin() + 300);
+    CHECK_FALSE(parseObservations([&] {
+        std::string s;
+        for (const std::string& line : heavy) s += line + "\n";
+        return s;
+    }(), r).tampered);
     // Right at the caps: accepted.
     JsonValue a = answerOf(r, {kFinished, result(std::string(kPytestNameBytes, 'n'), "failed",
                                                  std::string(kPytestMessageBytes, 'm')), done(0, 1), kEnd});
@@ -349,4 +361,26 @@ TEST(Exercise, RecordBudgetsCoverTheLargestRecords) {
     CHECK(kMaxFileRecordBytes > 4 * (kOutFileBytes / 3));
     CHECK(kMaxExerciseRecordBytes >= kMaxPytestResultRecordBytes);
     CHECK(kMaxPytestResultRecordBytes >= 6 * (kPytestNameBytes + kPytestMessageBytes));
+    CHECK(kMaxRecordBytes >= kMaxExerciseRecordBytes);
+    CHECK(kMaxResultStreamBytes >= (10u << 20) + kPytestRecordBytes + 4 * (kOutFileBytes / 3));
+}
+
+TEST(Exercise, AFullSizeOutFileFitsTheChannel) {
+    RunRequest none = requestWith("");
+    std::string base64(4 * ((kOutFileBytes + 2) / 3) - 4, 'A');
+    base64 += "AAA=";  // 2 MiB exactly: 2097152 = 3 * 699050 + 2
+    std::string stream = kFinished + "\n" + fileRecord("out/big.png", std::to_string(kOutFileBytes), base64) + "\n" +
+                         kEnd + "\n";
+    Observations o = parseObservations(stream, none);
+    CHECK_FALSE(o.tampered);
+    CHECK_EQUAL(1u, o.files.size());
+    CHECK(harnessExitCode(stream, none).has_value());
+}
+
+TEST(Exercise, LongDescriptionsAreCutOnEachEntry) {
+    RunRequest r = requestWith(R"J({"type": "pytest", "description": ")J" + std::string(5000, 'd') + R"J(", "code": "t"})J");
+    JsonValue a = answerOf(r, {kFinished, result("test_a", "passed"), result("test_b", "passed"), done(0, 2), kEnd});
+    const JsonValue& entries = *a.find("testResults");
+    CHECK_EQUAL(2u, entries.items.size());
+    for (const JsonValue& e : entries.items) CHECK(e.find("description")->text.size() < 300);
 }

@@ -9,6 +9,7 @@
 #include "protocol/request.h"
 #include "protocol/observations.h"
 #include "protocol/response.h"
+#include "protocol/text.h"
 
 // CppUTest last: its leak-detector macros redefine `new`.
 #include <CppUTest/TestHarness.h>
@@ -503,12 +504,51 @@ TEST(Judge, NoRecordsAfterANormalExit) {
     checkVerdict(v, false, "null", "observations unavailable");
 }
 
-TEST(Judge, TruncatedRecords) {
+// The runner's cap is one byte past what the harness can write: a stream it
+// had to cut is not the harness's alone.
+TEST(Judge, ACutStreamIsTampered) {
     RunOutcome o = finishedRun("", kFinished + R"J({"i": 0, "exists": true, "type": "list", "value": [1, 2,)J");
     o.observationsTruncated = true;
     TestVerdict v = judgeTests(requestWith(R"J({"type": "list_length", "name": "x", "expected": 2})J"), o)[0];
     CHECK_FALSE(v.passed);
-    STRCMP_EQUAL("observations unavailable: they exceeded their size limit", v.message.c_str());
+    STRCMP_EQUAL(kTampered.c_str(), v.message.c_str());
+}
+
+TEST(Judge, ARecordOverItsBudgetIsTamperedWithoutBeingParsed) {
+    RunRequest request = requestWith(R"J({"type": "variable_value", "name": "x", "expected": 0})J");
+    std::string big = R"J({"i": 0, "exists": true, "type": "list", "value": [)J";
+    while (big.size() <= kMaxRecordBytes) big += "0,";
+    big += "0]}\n";
+    Observations obs = parseObservations(kFinished + big + kEnd, request);
+    CHECK_TRUE(obs.tampered);
+    CHECK_FALSE(obs.records[0].has_value());
+}
+
+// The forged stream of the issue: a `finished` record, then 16 MiB of
+// [0,0,0,...] on fd 4. Over the stream budget: tampered, nothing parsed.
+TEST(Judge, AStreamOverItsBudgetIsTampered) {
+    RunRequest request = requestWith(R"J({"type": "variable_exists", "name": "x"})J");
+    std::string flood = kFinished + "[";
+    flood.reserve(16 << 20);
+    while (flood.size() < (16u << 20)) flood += "0,";
+    flood += "0]\n";
+    Observations obs = parseObservations(flood, request);
+    CHECK_TRUE(obs.tampered);
+    CHECK_FALSE(obs.finished.has_value());
+}
+
+// Records within the byte budgets but holding more values than the harness
+// can report in all (its element budget) are tampered as well.
+TEST(Judge, TooManyValuesInAllRecordsIsTampered) {
+    std::string tests, records = kFinished;
+    for (int i = 0; i < 4; ++i) {
+        tests += std::string(i ? "," : "") + R"J({"type": "variable_exists", "name": "x"})J";
+        std::string rec = R"J({"i": )J" + std::to_string(i) + R"J(, "exists": true, "type": "list", "value": [)J";
+        for (size_t k = 0; k < kMaxResultStreamValues / 4; ++k) rec += k ? ",0" : "0";
+        records += rec + "]}\n";
+    }
+    Observations obs = parseObservations(records + kEnd, requestWith(tests));
+    CHECK_TRUE(obs.tampered);
 }
 
 TEST(Judge, SyntaxErrorFailsEveryObservationTest) {
@@ -559,6 +599,18 @@ TEST(Judge, ForgedSyntaxErrorIsNotBelieved) {
     RunAnswer answer = buildRunAnswer(request, finishedRun("", records), "r");
     STRCMP_EQUAL("ok", answer.status.c_str());
     checkVerdict(judgeTests(request, finishedRun("", records))[0], false, "null", kTampered);
+}
+
+// Found by tests/fuzz/fuzz_records: a `finished` line the harness cannot have
+// written (no syntaxError) was skipped rather than taken as tampering, so the
+// harness's own `finished` after it was accepted as the first.
+TEST(Judge, MalformedFinishedBeforeTheHarnessMeansTampered) {
+    for (const char* forged : {R"J({"event": "finished"})J", R"J({"event": "finished", "syntaxError": 1})J",
+                               R"J({"event": "finished", "syntaxError": false, "error": 5})J"}) {
+        std::string records = std::string(forged) + "\n" + kFinished + kRecord5 + kEnd;
+        checkVerdict(judgeOne(kX5, "", records), false, "null", kTampered);
+        CHECK_FALSE(harnessExitCode(records, requestWith(kX5)));
+    }
 }
 
 TEST(Judge, MalformedRecordMeansTampered) {
@@ -647,4 +699,69 @@ TEST(HarnessExitCode, AnIncompleteOrForgedStreamGivesNothing) {
     CHECK_FALSE(harnessExitCode(kFinished + record + kEnd + kEnd, request));      // a record after end
     CHECK_FALSE(harnessExitCode(R"J({"event": "finished", "exitCode": 256, "syntaxError": false})J" "\n" +
                                     record + kEnd, request));                     // not a status
+}
+
+// ---- echoes: what a test result shows of a value (SPEC §2) -----------------
+
+TEST_GROUP(Echo){};
+
+TEST(Echo, ShortValuesAreAsTheyAre) {
+    Echo e = echoString("h\xC3\xA9llo\n");
+    STRCMP_EQUAL("\"h\xC3\xA9llo\\n\"", e.json.c_str());
+    CHECK_FALSE(e.truncated);
+    Echo j = echoJson("[1,2,3]");
+    STRCMP_EQUAL("[1,2,3]", j.json.c_str());
+    CHECK_FALSE(j.truncated);
+}
+
+TEST(Echo, ALongStringIsCutToTheBudgetWithItsEscapes) {
+    // Control bytes escape to six bytes each: the budget counts the escapes.
+    Echo e = echoString(std::string(1 << 20, '\x01'));
+    CHECK_TRUE(e.truncated);
+    CHECK_TRUE(e.json.size() <= kMaxEchoBytes);
+    CHECK_TRUE(e.json.size() > kMaxEchoBytes - 6);
+    Result<JsonValue> back = parseJson(e.json);
+    CHECK_TRUE(back.ok() && back.value().isString());
+    CHECK_EQUAL((kMaxEchoBytes - 2) / 6, back.value().text.size());
+}
+
+TEST(Echo, CutsOnACharacterBoundary) {
+    std::string text;
+    for (int i = 0; i < 5000; ++i) text += "\xE2\x82\xAC";  // €, three bytes
+    Echo e = echoString(text, 100);
+    CHECK_TRUE(e.truncated);
+    Result<JsonValue> back = parseJson(e.json);
+    CHECK_TRUE(back.ok());
+    CHECK_EQUAL(0u, back.value().text.size() % 3);
+    CHECK_TRUE(e.json.size() <= 100);
+}
+
+TEST(Echo, ALongNonStringValueBecomesAStringOfItsJson) {
+    std::string big = "[";
+    for (int i = 0; i < 5000; ++i) big += (i ? ",1234" : "1234");
+    big += "]";
+    Echo e = echoJson(big);
+    CHECK_TRUE(e.truncated);
+    CHECK_TRUE(e.json.size() <= kMaxEchoBytes);
+    Result<JsonValue> back = parseJson(e.json);
+    CHECK_TRUE(back.ok() && back.value().isString());
+    CHECK_TRUE(back.value().text.rfind("[1234,1234,", 0) == 0);
+    Echo s = echoJson("\"" + std::string(20000, 'x') + "\"");
+    CHECK_TRUE(s.truncated);
+    STRCMP_EQUAL(("\"" + std::string(kMaxEchoBytes - 2, 'x') + "\"").c_str(), s.json.c_str());
+}
+
+TEST(Echo, AHundredOutputTestsOnAMegabyteOfControlBytesStaySmall) {
+    std::string tests;
+    for (int i = 0; i < 100; ++i) tests += std::string(i ? "," : "") + R"J({"type": "output", "expected": "x"})J";
+    RunRequest request = requestWith(tests);
+    std::vector<TestVerdict> v = judgeTests(request, finishedRun(std::string(1 << 20, '\x01'), kFinished));
+    CHECK_EQUAL(100u, v.size());
+    size_t total = 0;
+    for (const TestVerdict& t : v) {
+        CHECK_TRUE(t.actualTruncated);
+        CHECK_FALSE(t.expectedTruncated);
+        total += t.actualJson.size() + t.expectedJson.size();
+    }
+    CHECK_TRUE(total <= 100 * (kMaxEchoBytes + 8));
 }

@@ -256,6 +256,16 @@ TEST(Request, LoneSurrogateEscapeIsInvalidJson) {
     expectRejected(R"J({"code": "\ud800"})J", ErrorKind::kInvalidJson, "", "surrogate");
 }
 
+// Found by tests/fuzz/fuzz_request: RapidJSON 1.1.0 pairs a high surrogate
+// escape with its partner but let a lone low one (\uDC00-\uDFFF) through as
+// the three bytes of a surrogate, which are not UTF-8.
+TEST(Request, LoneLowSurrogateEscapeIsInvalidJson) {
+    expectRejected(R"J({"code": "x = '\ude00'"})J", ErrorKind::kInvalidJson, "", "surrogate");
+    expectRejected(R"J({"code": "x", "stdin": "\udfff"})J", ErrorKind::kInvalidJson, "", "before byte offset 31");
+    expectRejected(R"J({"code": "x", "\udc00": 1})J", ErrorKind::kInvalidJson, "", "surrogate");
+    CHECK(parse(R"J({"code": "x = '\ud83d\ude00'"})J").ok());  // a pair is fine
+}
+
 TEST(Request, RawNulByteIsInvalidJson) {
     std::string body = R"J({"code": "x"})J";
     body.push_back('\0');
@@ -548,4 +558,44 @@ TEST(Request, HarnessInputEscapesCode) {
     STRCMP_EQUAL(request.code.c_str(), code->text.c_str());
     const JsonValue* observe = parsed.value().find("observe");
     CHECK(observe != nullptr && observe->isArray() && observe->items.empty());
+}
+
+// `pyexecd run`: the tests file holds a bare array or {"tests": [...]}; the
+// program and stdin go through the same checks as a body's.
+TEST(Request, CliTestsFileAsArrayOrObject) {
+    const char* tests = R"J([{"type": "output", "expected": "1"}])J";
+    for (std::string file : {std::string(tests), R"J({"tests": )J" + std::string(tests) + "}"}) {
+        Result<RunRequest> r = parseCliRequest("print(1)", "in", file, defaultLimits());
+        CHECK(r.ok());
+        LONGS_EQUAL(1, r.value().tests.size());
+        STRCMP_EQUAL("print(1)", r.value().code.c_str());
+        STRCMP_EQUAL("in", r.value().stdinData.c_str());
+    }
+    Result<RunRequest> none = parseCliRequest("pass", "", std::nullopt, defaultLimits());
+    CHECK(none.ok() && none.value().tests.empty());
+}
+
+TEST(Request, CliTestsFileOfAnotherShapeIsRefused) {
+    for (const char* file : {R"J({"tests": [], "code": "x"})J", R"J({"type": "output"})J", "3", "\"x\""}) {
+        Result<RunRequest> r = parseCliRequest("pass", "", std::string(file), defaultLimits());
+        CHECK(!r.ok());
+        LONGS_EQUAL(static_cast<int>(ErrorKind::kInvalidRequest), static_cast<int>(r.error().kind));
+        STRCMP_EQUAL("tests", r.error().field.c_str());
+    }
+    Result<RunRequest> bad = parseCliRequest("pass", "", std::string("[1,"), defaultLimits());
+    CHECK(!bad.ok() && bad.error().kind == ErrorKind::kInvalidJson);
+    CHECK(contains(bad.error().message, "tests file is not valid JSON"));
+}
+
+TEST(Request, CliValidatesLikeABody) {
+    Result<RunRequest> test = parseCliRequest("pass", "", std::string(R"J([{"type": "magic"}])J"), defaultLimits());
+    CHECK(!test.ok());
+    STRCMP_EQUAL("tests[0].type", test.error().field.c_str());
+    Result<RunRequest> nul = parseCliRequest(std::string("a\0b", 3), "", std::nullopt, defaultLimits());
+    CHECK(!nul.ok());
+    STRCMP_EQUAL("code", nul.error().field.c_str());
+    RequestLimits small;
+    small.codeBytes = 4;
+    Result<RunRequest> big = parseCliRequest("print(1)", "", std::nullopt, small);
+    CHECK(!big.ok() && big.error().kind == ErrorKind::kTooLarge);
 }

@@ -408,6 +408,12 @@ HealthInfo healthyInfo() {
     info.cgroup = "v2";
     info.seccompProfile = "python.json";
     info.network = "shared";
+    info.idCount = 4;
+    info.ioLimited = true;
+    info.ioReadBps = 100 << 20;
+    info.ioReadIops = 2000;
+    info.ioWriteBps = 0;  // no limit: null
+    info.ioWriteIops = 500;
     info.workersTotal = 4;
     info.workersBusy = 1;
     return info;
@@ -422,11 +428,21 @@ TEST(Health, HealthyBody) {
         R"J({"status":"healthy","service":"pyexecd","version":"1.0.0","schemaVersion":"2026-02-07",)J"
         R"J("python":"3.11.2","pythonExecutable":"/usr/bin/python3","packages":{"numpy":"1.24.2","pandas":"1.5.3",)J"
         R"J("matplotlib":"3.6.3","pytest":"7.2.1"},)J"
-        R"J("healthCheckMs":4.2,"sandbox":{"mode":"warm","cgroup":"v2","seccompProfile":"python.json","uid":1000,)J"
-        R"J("gid":1000,"network":"shared"},)J"
+        R"J("healthCheckMs":4.2,"sandbox":{"mode":"warm","cgroup":"v2","seccompProfile":"python.json","uid":60000,)J"
+        R"J("gid":60000,"uidRange":[60000,60003],"gidRange":[60000,60003],"network":"shared"},)J"
         R"J("limits":{"timeoutMs":2000,"maxTimeoutMs":10000,"cpus":0.5,"memoryBytes":268435456,"pidsMax":50,)J"
-        R"J("outputBytes":1048576,"codeBytes":102400,"stdinBytes":1048576,"tmpBytes":67108864},"workers":{"total":4,"busy":1},"requestId":"h1"})J",
+        R"J("outputBytes":1048576,"codeBytes":102400,"stdinBytes":1048576,"tmpBytes":67108864,)J"
+        R"J("ioReadBps":104857600,"ioReadIops":2000,"ioWriteBps":null,"ioWriteIops":500},)J"
+        R"J("workers":{"total":4,"busy":1},"requestId":"h1"})J",
         buildHealthBody(healthyInfo(), "h1").c_str());
+}
+
+TEST(Health, IoLimitsAreNullWhereNotApplied) {
+    HealthInfo info = healthyInfo();
+    info.ioLimited = false;
+    std::string body = buildHealthBody(info, "h1");
+    CHECK(body.find(R"J("ioReadBps":null,"ioReadIops":null,"ioWriteBps":null,"ioWriteIops":null)J") !=
+          std::string::npos);
 }
 
 TEST(Health, ChecksOnlyWhenUnhealthy) {

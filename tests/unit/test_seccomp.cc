@@ -1,4 +1,4 @@
-// Tests for protocol/seccomp_json and sandbox/seccomp: profile errors name
+// Tests for sandbox/seccomp_json and sandbox/seccomp: profile errors name
 // their field; the meaning of includes/excludes/args is runc's; and, applied
 // in forked children, python.json denies what SPEC §5 lists, kills foreign
 // syscall ABIs, and still runs /usr/bin/python3 with numpy and pandas.
@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/personality.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -21,10 +22,10 @@
 #include <string>
 #include <utility>
 
-#include "protocol/seccomp_json.h"
+#include "sandbox/seccomp_json.h"
 #include "sandbox/seccomp.h"
 
-using pyexec::protocol::parseKernelVersion;
+using pyexec::sandbox::parseKernelVersion;
 using pyexec::sandbox::SeccompProgram;
 
 namespace {
@@ -189,6 +190,14 @@ TEST_GROUP(SeccompJson){};
 
 TEST(SeccompJson, NotJson) { expectError("{\"defaultAction\": ", "", "not valid JSON"); }
 
+// Found by tests/fuzz/fuzz_seccomp: RapidJSON reads a NUL byte as the end of
+// the input, so a profile followed by "\0" and anything was accepted.
+TEST(SeccompJson, RawNulByteIsNotJson) {
+    expectError(std::string("{\"defaultAction\": \"SCMP_ACT_ALLOW\"}\0{\"x\": 1}", 44), "",
+                "raw NUL byte at offset 35");
+    expectError(std::string("{\"defaultAction\": \"SCMP_ACT_\0ALLOW\"}", 36), "", "not valid JSON");
+}
+
 TEST(SeccompJson, NotAnObject) { expectError("[1, 2]", "", "must be a JSON object"); }
 
 TEST(SeccompJson, DeepNestingIsRejectedNotRecursed) {
@@ -281,9 +290,9 @@ TEST(SeccompJson, ErrnoOutOfRange) {
 }
 
 TEST(SeccompJson, KernelVersions) {
-    CHECK(parseKernelVersion("4.8") == (pyexec::protocol::KernelVersion{4, 8, 0}));
-    CHECK(parseKernelVersion("6.1.0-18-amd64") == (pyexec::protocol::KernelVersion{6, 1, 0}));
-    CHECK(parseKernelVersion("6.18.44-fc") == (pyexec::protocol::KernelVersion{6, 18, 44}));
+    CHECK(parseKernelVersion("4.8") == (pyexec::sandbox::KernelVersion{4, 8, 0}));
+    CHECK(parseKernelVersion("6.1.0-18-amd64") == (pyexec::sandbox::KernelVersion{6, 1, 0}));
+    CHECK(parseKernelVersion("6.18.44-fc") == (pyexec::sandbox::KernelVersion{6, 18, 44}));
     CHECK_FALSE(parseKernelVersion("4"));
     CHECK_FALSE(parseKernelVersion("v4.8"));
     CHECK_FALSE(parseKernelVersion(""));
@@ -484,14 +493,34 @@ TEST(SeccompPython, DeniesKernelInterfaces) {
     }
 }
 
+TEST(SeccompPython, PlainForkIsAllowed) {
+    int status = underFilter(prog, [] {
+        long pid = syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, 0);
+        if (pid == 0) _exit(0);
+        return callResult(pid);
+    });
+    expectExit(status, kSucceeded, "clone(SIGCHLD)");
+}
+
+// fsync and friends succeed without reaching the filesystem (errno 0): on
+// the read-only binds each would make the host's filesystem flush its disk.
+// A bad descriptor still "succeeds": the call is never made.
+TEST(SeccompPython, FlushesAreNoOps) {
+    expectExit(underFilter(prog, [] { return callResult(fsync(-1)); }), kSucceeded, "fsync(-1)");
+    expectExit(underFilter(prog, [] { return callResult(fdatasync(-1)); }), kSucceeded, "fdatasync(-1)");
+    expectExit(underFilter(prog, [] { return callResult(syscall(SYS_msync, 1L, 4096L, MS_SYNC)); }), kSucceeded,
+               "msync of an unmapped page");
+}
+
 TEST(SeccompPython, Clone3FailsWithEnosys) {
     expectDenied(
         "clone3", [] { return callResult(syscall(SYS_clone3, nullptr, 0)); }, ENOSYS);
 }
 
-TEST(SeccompPython, CloneWithNamespaceFlagsIsDenied) {
-    const long flags[] = {CLONE_NEWUSER, CLONE_NEWNS,  CLONE_NEWPID,   CLONE_NEWNET,
-                          CLONE_NEWUTS,  CLONE_NEWIPC, CLONE_NEWCGROUP};
+TEST(SeccompPython, CloneWithNamespaceFlagsOrParentIsDenied) {
+    // CLONE_PARENT: a warm program's parent is the zygote, outside the run.
+    const long flags[] = {CLONE_NEWUSER, CLONE_NEWNS,     CLONE_NEWPID, CLONE_NEWNET,
+                          CLONE_NEWUTS,  CLONE_NEWIPC,    CLONE_NEWCGROUP, CLONE_PARENT};
     for (long f : flags) {
         int status = underFilter(prog, [f] {
             long pid = syscall(SYS_clone, f | SIGCHLD, nullptr, nullptr, nullptr, 0);

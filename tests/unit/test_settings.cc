@@ -44,13 +44,40 @@ TEST(Settings, DefaultsAreSpecs) {
     CHECK_EQUAL(268435456u, v.memoryBytes);
     CHECK_EQUAL(50, v.pidsMax);
     CHECK_EQUAL(67108864u, v.tmpBytes);
-    CHECK_EQUAL(1000u, v.uid);
-    CHECK_EQUAL(1000u, v.gid);
+    CHECK_EQUAL(60000u, v.uid);  // isolate's range, one per worker slot
+    CHECK_EQUAL(60000u, v.gid);
+    CHECK_FALSE(v.allowHostUids);
+    CHECK_EQUAL(100u << 20, v.ioReadBps);
+    CHECK_EQUAL(2000u, v.ioReadIops);
+    CHECK_EQUAL(16u << 20, v.ioWriteBps);
+    CHECK_EQUAL(500u, v.ioWriteIops);
     STRCMP_EQUAL("/usr/bin/python3", v.python.c_str());
     STRCMP_EQUAL("warm", v.mode.c_str());
     STRCMP_EQUAL("per-run", v.netns.c_str());
     CHECK_EQUAL(2 * static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN)), v.workers);
     CHECK(v.seccompProfile.find("python.json") != std::string::npos);
+}
+
+TEST(Settings, WorkersAreClampedToTheSharedTable) {
+    auto s = parseSettings({"--workers", "257"});
+    CHECK_FALSE(s.ok());
+    CHECK(s.error().message.find("--workers") != std::string::npos);
+    CHECK(parseSettings({"--workers", "256"}).ok());
+}
+
+TEST(Settings, UidRangeMustFit) {
+    auto s = parseSettings({"--uid", "4294967290", "--workers", "8"});
+    CHECK_FALSE(s.ok());
+    CHECK(s.error().message.find("--uid") != std::string::npos);
+    CHECK(parseSettings({"--uid", "4294967280", "--workers", "8"}).ok());
+}
+
+TEST(Settings, AllowHostUidsIsYesOrNo) {
+    CHECK(parseSettings({"--allow-host-uids", "yes"}).value().allowHostUids);
+    CHECK_FALSE(parseSettings({"--allow-host-uids", "no"}).value().allowHostUids);
+    auto s = parseSettings({"--allow-host-uids", "maybe"});
+    CHECK_FALSE(s.ok());
+    CHECK(s.error().message.find("--allow-host-uids") != std::string::npos);
 }
 
 TEST(Settings, OptionsInBothSpellings) {
