@@ -35,6 +35,8 @@ OBJS      := $(SRCS:%.cc=$(BUILD)/%.o)
 TEST_SRCS := $(wildcard tests/unit/*.cc)
 TEST_OBJS := $(TEST_SRCS:%.cc=$(BUILD)/%.o)
 HARNESS_H := $(BUILD)/gen/harness_source.h
+# The harness's three parts, joined in this order (tests/lib/harness_source.py too).
+HARNESS_PY := src/harness/harness.py src/harness/exercise.py src/harness/run.py
 
 # Debian package names from packages.txt (comments and blank lines dropped).
 DEB_PKGS  := $(shell sed -e 's/\#.*//' packages.txt)
@@ -58,9 +60,9 @@ deps:
 	  echo "missing packages; run as root:"; echo "  apt-get install -y" $$missing; exit 1; \
 	fi
 
-$(HARNESS_H): src/harness/harness.py tools/embed.sh
+$(HARNESS_H): $(HARNESS_PY) tools/embed.sh
 	@mkdir -p $(dir $@)
-	tools/embed.sh $< kHarnessSource > $@
+	tools/embed.sh kHarnessSource $(HARNESS_PY) > $@
 
 $(BUILD)/src/runner/runner.o $(BUILD)/src/runner/embedded_python.o: $(HARNESS_H)
 

@@ -47,8 +47,8 @@ for t in tests/harness/test_*.py tests/e2e/test_*.py tests/security/test_*.py; d
   [ -f "$t" ] || continue
   suite "$t" "$PYTHON" "$t"
 done
-# The service runs warm by default; the API and every attack run cold too.
-for t in tests/e2e/test_api.py tests/security/test_*.py; do
+# The service runs warm by default; the API, exercises and every attack run cold too.
+for t in tests/e2e/test_api.py tests/e2e/test_exercises.py tests/security/test_*.py; do
   [ -f "$t" ] || continue
   suite "$t (cold)" env PYEXEC_TEST_MODE=cold "$PYTHON" "$t"
 done

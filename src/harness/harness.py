@@ -1,4 +1,7 @@
 # pyexec harness: the Python side of a run (see src/harness/PROTOCOL.md).
+# Part 1 of 3: harness.py (set-up, formatting, values, observations),
+# exercise.py (files in and out, pytest), run.py (runs the program); the
+# Makefile joins them, in that order, into the one source pyexecd embeds.
 #
 # pyexecd starts it as  /usr/bin/python3 -u -B -s -c "<this source>"  with
 # fd 0 = stdin, 1 = stdout, 2 = stderr, 3 = harness input (one JSON document),
@@ -15,7 +18,7 @@
 # JSON goes through the C accelerator (_json) captured at start. This is best
 # effort, not a security boundary: verdicts are computed outside the sandbox.
 #
-# This file must stay ASCII and must not use the embed delimiter of
+# The three files must stay ASCII and must not use the embed delimiter of
 # tools/embed.sh.
 
 import builtins as _pyexec_builtins_module
@@ -139,11 +142,38 @@ def _pyexec_setup(real_builtins):
         observe = doc.get("observe")
         if observe is None:
             observe = []
-        if type(code) is not str or type(observe) is not list:
-            raise ValueError("'code' must be a string and 'observe' a list")
+        files = doc.get("files") or {}
+        pytest_modules = doc.get("pytest") or []
+        if type(code) is not str or type(observe) is not list or type(files) is not dict:
+            raise ValueError("'code' must be a string, 'observe' a list and 'files' an object")
+        for m in pytest_modules:
+            if type(m) is not dict or type(m.get("i")) is not int or type(m.get("code")) is not str:
+                raise ValueError("'pytest' must list objects with an int 'i' and a string 'code'")
         del doc
     except Exception as e:
         fail("cannot read the harness input: %s: %s" % (type(e).__name__, e))
+
+    # -- the request's files, before the program (exercise.py) ------------------
+    import binascii
+    import stat
+    fs = {"open": os.open, "close": os_close, "read": os.read, "write": os.write, "fstat": os.fstat,
+          "lstat": os.lstat, "mkdir": os.mkdir, "unlink": os.unlink, "chdir": os.chdir,
+          "scandir": os.scandir, "b64": binascii.b2a_base64, "S_ISREG": stat.S_ISREG,
+          "S_ISDIR": stat.S_ISDIR}
+    for flag in ("O_RDONLY", "O_WRONLY", "O_CREAT", "O_EXCL", "O_NOFOLLOW", "O_CLOEXEC",
+                 "O_DIRECTORY", "O_NONBLOCK"):
+        fs[flag] = getattr(os, flag)
+    H.update(fs=fs, cwd=os.getcwd(), pytest=pytest_modules, environ=os.environ, populate=None)
+    if "_pyexec_warm" in sys.builtin_module_names:  # warm mode: the zygote's working sets
+        import _pyexec_warm
+        H["populate"] = _pyexec_warm.populate
+    try:
+        _pyexec_write_files(H, files)
+    except Exception as e:
+        fail("cannot write the request's files: %s: %s" % (type(e).__name__, e))
+    del files
+    if "matplotlib" in code:
+        _pyexec_write_ahead(H, "matplotlib")
 
     # -- result pipe (fd 4), kept private ------------------------------------
     try:
@@ -201,7 +231,7 @@ def _pyexec_setup(real_builtins):
     cache_entry = (len(code), None, lines, "main.py")
     linecache.cache["main.py"] = cache_entry
 
-    H.update(sys=sys, atexit=atexit, linecache=linecache, sys_modules=sys_modules, os_write=os_write,
+    H.update(sys=sys, main_mod=main_mod, atexit=atexit, linecache=linecache, sys_modules=sys_modules, os_write=os_write,
              os_exit=os_exit, os_close=os_close, os_open=os.open, os_dup2=os.dup2,
              O_WRONLY=os.O_WRONLY, getpid=getpid, pid=pid, dumps=dumps, emit_line=emit_line,
              g=g, observe=observe, cache_entry=cache_entry,
@@ -663,15 +693,17 @@ def _pyexec_type_name(v):
 # -- observations -----------------------------------------------------------
 
 class _PyexecSink:
-    """What sys.stdout / sys.stderr are while observations run: discards."""
+    """What sys.stdout / sys.stderr are while observations (and pytest) run:
+    discards. With fd, fileno() gives it (a descriptor leading to /dev/null)."""
     encoding = "utf-8"
     errors = "strict"
     newlines = None
     closed = False
     line_buffering = False
 
-    def __init__(self):
+    def __init__(self, fd=None):
         self.buffer = self
+        self.fd = fd
 
     def write(self, data):
         return len(data)
@@ -696,7 +728,9 @@ class _PyexecSink:
         return False
 
     def fileno(self):
-        raise OSError("no file descriptor while results are collected")
+        if self.fd is None:
+            raise OSError("no file descriptor while results are collected")
+        return self.fd
 
 
 def _pyexec_observe_var(H, i, name):
@@ -816,33 +850,11 @@ def _pyexec_report(H, exc):
             except BaseException:
                 pass
         emit_line(line)
-    emit_line('{"event":"end"}')
+    _pyexec_run_pytest(H, syntax_error)
+    omitted = _pyexec_report_out_files(H)
+    emit_line(dumps({"event": "end", "filesOmitted": omitted}) if omitted else '{"event":"end"}')
     try:
         if H["result"] is not None:
             H["result"].close()
     except BaseException:
         pass
-
-
-# -- the run ------------------------------------------------------------------
-# The program runs from this module-level frame: its stack has this frame and
-# exec() below its own, so RecursionError comes two levels earlier than in
-# `python3 main.py` (sys.getrecursionlimit() is left as Python sets it).
-
-_pyexec_BaseException = BaseException
-try:
-    _pyexec_H, _pyexec_code, _pyexec_syntax = _pyexec_setup(_pyexec_builtins_module)
-except _pyexec_BaseException as _pyexec_e:
-    import os as _pyexec_os
-    _pyexec_os.write(2, ("pyexec harness: set-up failed: %r\n" % (_pyexec_e,)).encode("utf-8", "replace"))
-    _pyexec_os._exit(_PYEXEC_HARNESS_FAILED)
-del _pyexec_builtins_module
-if _pyexec_syntax is not None:
-    _pyexec_H["syntax"] = True
-    _pyexec_finish(_pyexec_H, _pyexec_syntax)
-_pyexec_g = _pyexec_H["g"]
-try:
-    exec(_pyexec_code, _pyexec_g)
-except _pyexec_BaseException as _pyexec_e:
-    _pyexec_finish(_pyexec_H, _pyexec_e)
-_pyexec_finish(_pyexec_H, None)

@@ -30,8 +30,10 @@ bool readProbe(std::string_view text, ProbeVersions* out) {
     Result<JsonValue> probe = parseJson(trimAscii(text), 4);
     if (!probe || !probe.value().isObject()) return false;
     ProbeVersions v;
-    if (!readVersion(probe.value(), "python", &v.python) || !readVersion(probe.value(), "numpy", &v.numpy) ||
-        !readVersion(probe.value(), "pandas", &v.pandas)) {
+    const JsonValue& p = probe.value();
+    if (!readVersion(p, "python", &v.python) || !readVersion(p, "numpy", &v.numpy) ||
+        !readVersion(p, "pandas", &v.pandas) || !readVersion(p, "matplotlib", &v.matplotlib) ||
+        !readVersion(p, "pytest", &v.pytest)) {
         return false;
     }
     *out = std::move(v);
@@ -95,6 +97,8 @@ std::string buildHealthBody(const HealthInfo& info, std::string_view requestId) 
     w.key("packages").beginObject();
     writeVersion(w, "numpy", info.versions.numpy);
     writeVersion(w, "pandas", info.versions.pandas);
+    writeVersion(w, "matplotlib", info.versions.matplotlib);
+    writeVersion(w, "pytest", info.versions.pytest);
     w.endObject();
     w.key("healthCheckMs").fixed1(info.healthCheckMs);
     writeSandboxAndLimits(w, info);

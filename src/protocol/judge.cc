@@ -205,6 +205,54 @@ TestVerdict judgeCall(const TestSpec& test, const JsonValue& record, const JsonV
     return verdict(false, echoString(error), message);
 }
 
+// ---- pytest (judged in the sandbox: its results are only checked and shown) ----
+
+SandboxResult sandboxEntry(std::string description, std::string outcome, std::string message) {
+    SandboxResult r;
+    r.description = std::move(description);
+    r.passed = pytestOutcomePasses(outcome);
+    r.outcome = std::move(outcome);
+    r.message = std::move(message);
+    return r;
+}
+
+// Why a module has no `done` record.
+std::string pytestUnfinished(const Context& ctx) {
+    if (ctx.obs.tampered) return "the program wrote to the harness's result channel, so pytest's results were discarded";
+    if (!ctx.obs.finished) return "the program did not finish, so its tests did not run";
+    if (ctx.status == "timeout") return "pytest did not finish: the run timed out";
+    if (ctx.status == "ok" || ctx.status == "error") return "pytest did not finish: the process exited during the tests";
+    return "pytest did not finish: the run was stopped (" + std::string(ctx.status) + ")";
+}
+
+TestVerdict judgePytest(const Context& ctx, const TestSpec& test, const PytestModuleRecords& module) {
+    // Repeated on each entry: cut short (exercise_records.h).
+    std::string description = test.description ? excerpt(*test.description, kPytestPrefixBytes) : std::string();
+    std::string prefix = test.description ? description + ": " : std::string();
+    std::string whole = test.description ? description : "test module";
+    TestVerdict v = verdict(true, literal("null"));
+    for (const PytestResult& r : module.results) {
+        v.sandbox.push_back(sandboxEntry(prefix + r.name, r.outcome, r.message.value_or("")));
+        v.sandbox.back().messageTruncated = r.messageTruncated;
+    }
+    if (!module.done) {
+        v.sandbox.push_back(sandboxEntry(whole, "error", pytestUnfinished(ctx)));
+    } else if (module.done->unlisted > 0) {
+        int64_t n = module.done->unlisted, failed = module.done->unlistedFailed;
+        v.sandbox.push_back(sandboxEntry(prefix + "(" + std::to_string(n) + " more tests)", failed ? "failed" : "passed",
+                                         std::to_string(n) + " more tests ran but are not listed (a run lists at most " +
+                                             std::to_string(kPytestResultsPerRun) + " pytest results); " +
+                                             std::to_string(failed) + " of them did not pass"));
+    }
+    if (module.done && module.done->error) {
+        v.sandbox.push_back(sandboxEntry(whole, "error", *module.done->error));
+    } else if (module.done && v.sandbox.empty()) {
+        v.sandbox.push_back(sandboxEntry(whole, "error", "no test was collected from this module"));
+    }
+    for (const SandboxResult& r : v.sandbox) v.passed = v.passed && r.passed;
+    return v;
+}
+
 TestVerdict judgeOne(const Context& ctx, const TestSpec& test, const std::optional<JsonValue>& record) {
     Result<JsonValue> expected = parseJson(test.expectedJson);
     if (!expected) return verdict(false, literal("null"), "the expected value could not be read");
@@ -240,7 +288,9 @@ std::vector<TestVerdict> judgeWithObservations(const RunRequest& request, const 
     for (size_t i = 0; i < request.tests.size(); ++i) {
         std::optional<JsonValue> none;
         const std::optional<JsonValue>& record = i < observations.records.size() ? observations.records[i] : none;
-        TestVerdict v = judgeOne(ctx, request.tests[i], record);
+        TestVerdict v = request.tests[i].type == TestType::kPytest && i < observations.pytest.size()
+                            ? judgePytest(ctx, request.tests[i], observations.pytest[i])
+                            : judgeOne(ctx, request.tests[i], record);
         Echo expected = echoJson(request.tests[i].expectedJson);
         v.expectedJson = std::move(expected.json);
         v.expectedTruncated = expected.truncated;

@@ -13,7 +13,8 @@ enum class Need { kNothing, kVariable, kCall };
 Need needOf(const TestSpec& test) {
     switch (test.type) {
         case TestType::kOutput:
-        case TestType::kFunctionCallOutput: return Need::kNothing;
+        case TestType::kFunctionCallOutput:
+        case TestType::kPytest: return Need::kNothing;
         case TestType::kFunctionCall: return Need::kCall;
         default: return Need::kVariable;
     }
@@ -77,8 +78,10 @@ class StreamReader {
 public:
     StreamReader(const RunRequest& request, Observations* obs) : request_(request), obs_(obs) {}
 
-    void take(Result<JsonValue> parsed) {
+    // `bytes`: the record's line, counted against pytest's budget when it is one of its.
+    void take(Result<JsonValue> parsed, size_t bytes = 0) {
         if (obs_->tampered) return;
+        lineBytes_ = bytes;
         if (!parsed || !parsed.value().isObject() || done_) return tamper();
         JsonValue record = std::move(parsed).value();
         const JsonValue* event = record.find("event");
@@ -93,14 +96,67 @@ public:
         }
         if (isEvent && event->text == "end") {
             done_ = true;
-            if (nextExpected() != request_.tests.size()) return tamper();
+            int64_t omitted = 0;
+            const JsonValue* files = record.find("filesOmitted");
+            if (nextExpected() != request_.tests.size() || nextPytest() != request_.tests.size() ||
+                (files != nullptr && (!integerValue(*files, &omitted) || omitted < 0))) {
+                return tamper();
+            }
+            obs_->filesOmitted = static_cast<uint64_t>(omitted);
             obs_->complete = true;
             return;
         }
+        if (record.find("file") != nullptr) return takeFile(record);
+        if (record.find("test") != nullptr) return takePytest(record);
+        if (observationsOver_) return tamper();
         takeObservation(std::move(record));
     }
 
 private:
+    size_t nextPytest() {
+        while (pytestNext_ < request_.tests.size() && request_.tests[pytestNext_].type != TestType::kPytest) {
+            ++pytestNext_;
+        }
+        return pytestNext_;
+    }
+
+    // After every observation: module by module, its results then its `done`.
+    void takePytest(const JsonValue& record) {
+        observationsOver_ = true;
+        int64_t i = pytestIndexOf(record);
+        size_t want = nextPytest();
+        if (nextExpected() != request_.tests.size() || want == request_.tests.size() ||
+            i != static_cast<int64_t>(want) || !obs_->files.empty()) {
+            return tamper();
+        }
+        pytestBytes_ += lineBytes_ + 1;
+        if (pytestBytes_ > kPytestRecordBytes) return tamper();
+        PytestModuleRecords& module = obs_->pytest[want];
+        if (isPytestDone(record)) {
+            PytestDone done;
+            if (!readPytestDone(record, &done)) return tamper();
+            module.done = std::move(done);
+            ++pytestNext_;
+            return;
+        }
+        PytestResult result;
+        if (++pytestResults_ > kPytestResultsPerRun || !readPytestResult(record, &result)) return tamper();
+        module.results.push_back(std::move(result));
+    }
+
+    // Last, out/'s files: sorted by path, within the count and the bytes.
+    void takeFile(const JsonValue& record) {
+        observationsOver_ = true;
+        OutFile file;
+        if (nextExpected() != request_.tests.size() || nextPytest() != request_.tests.size() ||
+            obs_->files.size() >= kOutFiles || !readOutFile(record, outBudget_, &file) ||
+            (!obs_->files.empty() && file.path <= obs_->files.back().path)) {
+            return tamper();
+        }
+        if (file.base64) outBudget_ -= file.bytes;
+        obs_->files.push_back(std::move(file));
+    }
+
     size_t nextExpected() {
         while (next_ < request_.tests.size() && needOf(request_.tests[next_]) == Need::kNothing) ++next_;
         return next_;
@@ -127,11 +183,20 @@ private:
         obs_->complete = false;
         obs_->finished.reset();
         for (auto& r : obs_->records) r.reset();
+        for (auto& m : obs_->pytest) m = {};
+        obs_->files.clear();
+        obs_->filesOmitted = 0;
     }
 
     const RunRequest& request_;
     Observations* obs_;
     size_t next_ = 0;
+    size_t pytestNext_ = 0;
+    size_t pytestResults_ = 0;
+    size_t pytestBytes_ = 0;  // pytest's records so far, newlines counted
+    size_t lineBytes_ = 0;
+    uint64_t outBudget_ = kOutFileBytes;
+    bool observationsOver_ = false;  // observations are over
     bool done_ = false;
 };
 
@@ -140,6 +205,7 @@ private:
 Observations parseObservations(std::string_view ndjson, const RunRequest& request, bool cutShort) {
     Observations obs;
     obs.records.resize(request.tests.size());
+    obs.pytest.resize(request.tests.size());
     if (cutShort || ndjson.size() > kMaxResultStreamBytes) {
         obs.tampered = true;  // more than the harness ever writes
         return obs;
@@ -159,7 +225,7 @@ Observations parseObservations(std::string_view ndjson, const RunRequest& reques
             reader.take(makeError(ErrorKind::kInvalidRequest, "record over budget"));
             break;
         }
-        reader.take(parseJson(line, kMaxJsonDepth, &valuesLeft));
+        reader.take(parseJson(line, kMaxJsonDepth, &valuesLeft), line.size());
     }
     return obs;
 }

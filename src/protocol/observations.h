@@ -5,7 +5,8 @@
 //
 // The records come through a pipe the program can also write to, so they are
 // untrusted. The harness writes exactly one `finished` record, one record per
-// observation in test order, and `end`; a stream that deviates in any way (a
+// observation in test order, the records of each pytest module in test
+// order (its results, then its `done`), one record per out/ file, and `end`; a stream that deviates in any way (a
 // line that does not parse, a second `finished`, a record out of order or
 // after `end`) is marked tampered and none of it counts: the tests that need
 // observations fail. What remains possible (a program that writes a complete,
@@ -14,11 +15,13 @@
 // could have computed honestly, and the status comes from the runner.
 #pragma once
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "protocol/exercise_records.h"
 #include "protocol/json_value.h"
 #include "protocol/outcome.h"
 #include "protocol/request.h"
@@ -32,6 +35,12 @@ struct FinishedRecord {
     std::optional<std::string> error;  // one-line summary, e.g. "ZeroDivisionError: ... (line 3)"
 };
 
+// What the harness reported of one pytest test module.
+struct PytestModuleRecords {
+    std::vector<PytestResult> results;
+    std::optional<PytestDone> done;  // empty: the module did not finish
+};
+
 struct Observations {
     bool tampered = false;  // the stream was not the harness's alone; nothing else is set
     bool complete = false;  // it ended with `end`, every record in its place
@@ -42,15 +51,26 @@ struct Observations {
     // when true, a string "error" when false); a failed observation has only
     // a string "error" (isObservationFailure).
     std::vector<std::optional<JsonValue>> records;
+    // One slot per test (used by pytest tests): their results, after the
+    // observations, in test order.
+    std::vector<PytestModuleRecords> pytest;
+    // The files the program left in out/ (after the pytest records), sorted
+    // by path, and how many more there were (end's "filesOmitted").
+    std::vector<OutFile> files;
+    uint64_t filesOmitted = 0;
 };
 
 // What the harness can write at most (src/harness/PROTOCOL.md), checked
 // before anything is parsed: a stream past them is not the harness's alone
 // (tampered), never a big allocation in the worker.
-inline constexpr size_t kMaxRecordBytes = 1 << 20;          // one record, without its newline
-inline constexpr size_t kMaxResultStreamBytes = 10 << 20;   // 8 MiB of values, then cut reprs, end
-inline constexpr size_t kMaxResultStreamValues = 250000;    // JSON values of all records together:
-                                                            // 200,000 elements, plus each record's fields
+// The exercise records (pytest results, out/ files) come on top of the
+// observations' (exercise_records.h): the largest record is an out/ file's.
+inline constexpr size_t kMaxValueRecordBytes = 1 << 20;     // an observation record, without its newline
+inline constexpr size_t kMaxRecordBytes = std::max(kMaxValueRecordBytes, kMaxExerciseRecordBytes);
+inline constexpr size_t kMaxResultStreamBytes =             // 8 MiB of values, then cut reprs, end;
+    (10 << 20) + kMaxExerciseStreamBytes;                   // then pytest's 2 MiB and out/'s base64
+inline constexpr size_t kMaxResultStreamValues =            // JSON values of all records together:
+    250000 + kMaxExerciseStreamValues;                      // 200,000 elements, plus each record's fields
 
 // `cutShort`: the runner stopped reading at its cap (RunOutcome::observationsTruncated).
 Observations parseObservations(std::string_view ndjson, const RunRequest& request, bool cutShort = false);

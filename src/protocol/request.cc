@@ -5,12 +5,16 @@
 // says what to send instead.
 #include "protocol/request.h"
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
+#include <set>
 #include <utility>
 
 #include "protocol/json_value.h"
+#include "protocol/response.h"
 #include "protocol/text.h"
+#include "protocol/workspace.h"
 
 namespace pyexec::protocol {
 namespace {
@@ -30,11 +34,12 @@ constexpr TypeEntry kTestTypes[] = {
     {"function_call", TestType::kFunctionCall},
     {"list_contains", TestType::kListContains},
     {"list_length", TestType::kListLength},
+    {"pytest", TestType::kPytest},
 };
 
 constexpr std::string_view kKnownTypes =
     "output, variable_exists, variable_type, variable_value, function_call, list_contains, "
-    "list_length";
+    "list_length, pytest";
 
 Error invalid(std::string field, std::string message) {
     return makeError(ErrorKind::kInvalidRequest, std::move(message), std::move(field));
@@ -138,6 +143,64 @@ Problem readTimeout(const JsonValue& root, const RequestLimits& limits, int* out
     }
     *out = static_cast<int>(ms);
     return {};
+}
+
+// `files`: {"path": "content"} (SPEC §3.1).
+std::string fileField(std::string_view path) { return "files[" + jsonString(excerpt(path, 60)) + "]"; }
+
+Problem readFileEntry(const JsonMember& m, std::vector<WorkspaceFile>* out) {
+    std::string field = fileField(m.key);
+    if (std::optional<std::string> why = workspacePathProblem(m.key)) {
+        return invalid(field, "Bad path " + quote(m.key) + " in \"files\": " + *why + ".");
+    }
+    if (m.key == "main.py") {
+        return invalid(field, "\"files\" cannot hold main.py: that is the program itself (\"code\").");
+    }
+    if (!m.value.isString()) {
+        return invalid(field, field + " must be a string (the file's UTF-8 text), not " + describeKind(m.value) + ".");
+    }
+    out->push_back({m.key, m.value.text});
+    return {};
+}
+
+// A file cannot also be a folder of another file ("a" and "a/b").
+Problem checkFolders(const std::vector<WorkspaceFile>& files) {
+    std::set<std::string_view> paths;
+    for (const WorkspaceFile& f : files) paths.insert(f.path);
+    for (const WorkspaceFile& f : files) {
+        for (size_t slash = f.path.find('/'); slash != std::string::npos; slash = f.path.find('/', slash + 1)) {
+            std::string_view folder = std::string_view(f.path).substr(0, slash);
+            if (paths.count(folder) != 0) {
+                return invalid(fileField(f.path), quote(folder) + " is a file in \"files\", so it cannot also be "
+                                                  "the folder of " + quote(f.path) + ".");
+            }
+        }
+    }
+    return {};
+}
+
+Problem readFiles(const JsonValue& root, const RequestLimits& limits, std::vector<WorkspaceFile>* out) {
+    const JsonValue* files = given(root, "files");
+    if (files == nullptr) return {};
+    if (!files->isObject()) {
+        return invalid("files", "\"files\" must be an object mapping paths to contents, e.g. "
+                                "{\"data.csv\": \"a,b\\n1,2\\n\"}, not " + describeKind(*files) + ".");
+    }
+    if (files->members.size() > limits.maxFiles) {
+        return makeError(ErrorKind::kTooLarge, "\"files\" has " + std::to_string(files->members.size()) +
+                         " files; at most " + std::to_string(limits.maxFiles) + " are allowed.", "files");
+    }
+    size_t bytes = 0;
+    for (const JsonMember& m : files->members) {
+        if (Problem p = readFileEntry(m, out)) return p;
+        bytes += m.value.text.size();
+    }
+    if (bytes > limits.filesBytes) {
+        return makeError(ErrorKind::kTooLarge, "\"files\" holds " + std::to_string(bytes) + " bytes; the limit is " +
+                         std::to_string(limits.filesBytes) + " bytes in all.", "files");
+    }
+    std::sort(out->begin(), out->end(), [](const auto& a, const auto& b) { return a.path < b.path; });
+    return checkFolders(*out);
 }
 
 // ---- one test ----------------------------------------------------------------
@@ -269,9 +332,34 @@ Problem readFunctionCall(const JsonValue& test, const std::string& path, TestSpe
     return readExpected(test, path, spec, nullptr, "the value the call should return (any JSON)");
 }
 
+// pytest: `code`, the test module (run in the sandbox after the program).
+Problem readPytestModule(const JsonValue& test, const std::string& path, const RequestLimits& limits,
+                         TestSpec* spec) {
+    const JsonValue* code = given(test, "code");
+    std::string field = path + ".code";
+    if (code == nullptr || !code->isString()) {
+        return invalid(field, path + " needs \"code\": the pytest test module as a string, e.g. "
+                              "\"from main import add\\ndef test_add():\\n    assert add(2, 3) == 5\\n\".");
+    }
+    if (code->text.size() > limits.pytestModuleBytes) {
+        return makeError(ErrorKind::kTooLarge, field + " is " + std::to_string(code->text.size()) +
+                         " bytes; a test module can have at most " + std::to_string(limits.pytestModuleBytes) +
+                         " bytes.", field);
+    }
+    if (code->text.find('\0') != std::string::npos) {
+        return invalid(field, field + " contains a NUL character (\\u0000), which Python source cannot contain.");
+    }
+    spec->module = code->text;
+    spec->expectedJson = "null";
+    return {};
+}
+
 // The fields specific to each test type.
-Problem readTypeFields(const JsonValue& test, const std::string& path, TestSpec* spec) {
+Problem readTypeFields(const JsonValue& test, const std::string& path, const RequestLimits& limits,
+                       TestSpec* spec) {
     switch (spec->type) {
+        case TestType::kPytest:
+            return readPytestModule(test, path, limits, spec);
         case TestType::kOutput:
             return readExpected(test, path, spec, isString, "a string (the expected output)");
         case TestType::kVariableExists:
@@ -294,7 +382,7 @@ Problem readTypeFields(const JsonValue& test, const std::string& path, TestSpec*
     }
 }
 
-Result<TestSpec> readTest(const JsonValue& test, const std::string& path) {
+Result<TestSpec> readTest(const JsonValue& test, const std::string& path, const RequestLimits& limits) {
     if (!test.isObject()) {
         return invalid(path, path + " must be an object with a \"type\", e.g. "
                                     "{\"type\": \"output\", \"expected\": \"Hello\"}.");
@@ -303,7 +391,7 @@ Result<TestSpec> readTest(const JsonValue& test, const std::string& path) {
     if (Problem p = readType(test, path, &spec)) return *p;
     if (Problem p = readDescription(test, path, &spec)) return *p;
     if (Problem p = readTolerance(test, path, &spec)) return *p;
-    if (Problem p = readTypeFields(test, path, &spec)) return *p;
+    if (Problem p = readTypeFields(test, path, limits, &spec)) return *p;
     return spec;
 }
 
@@ -321,7 +409,7 @@ Problem readTests(const JsonValue& root, const RequestLimits& limits, std::vecto
     }
     out->reserve(tests->items.size());
     for (size_t i = 0; i < tests->items.size(); ++i) {
-        Result<TestSpec> test = readTest(tests->items[i], "tests[" + std::to_string(i) + "]");
+        Result<TestSpec> test = readTest(tests->items[i], "tests[" + std::to_string(i) + "]", limits);
         if (!test) return test.error();
         out->push_back(std::move(test).value());
     }
@@ -336,6 +424,7 @@ Result<RunRequest> readRequest(const JsonValue& root, const RequestLimits& limit
     if (Problem p = readStdin(root, limits, &request.stdinData)) return *p;
     if (Problem p = readTimeout(root, limits, &request.timeoutMs)) return *p;
     if (Problem p = readTests(root, limits, &request.tests)) return *p;
+    if (Problem p = readFiles(root, limits, &request.files)) return *p;
     return request;
 }
 
@@ -404,6 +493,7 @@ std::string buildHarnessInput(const RunRequest& request) {
         switch (test.type) {
             case TestType::kOutput:
             case TestType::kFunctionCallOutput:
+            case TestType::kPytest:
                 w.null();
                 break;
             case TestType::kFunctionCall:
@@ -415,7 +505,22 @@ std::string buildHarnessInput(const RunRequest& request) {
                 break;
         }
     }
-    w.endArray().endObject();
+    w.endArray();
+    if (!request.files.empty()) {
+        w.key("files").beginObject();
+        for (const WorkspaceFile& f : request.files) w.key(f.path).string(f.content);
+        w.endObject();
+    }
+    bool pytest = false;
+    for (size_t i = 0; i < request.tests.size(); ++i) {
+        if (request.tests[i].type != TestType::kPytest) continue;
+        if (!pytest) w.key("pytest").beginArray();
+        pytest = true;
+        w.beginObject().key("i").integer(static_cast<int64_t>(i)).key("code").string(request.tests[i].module);
+        w.endObject();
+    }
+    if (pytest) w.endArray();
+    w.endObject();
     return w.str();
 }
 

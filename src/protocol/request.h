@@ -18,6 +18,9 @@ struct RequestLimits {
     size_t maxTests = 100;
     int defaultTimeoutMs = 2000;
     int maxTimeoutMs = 10000;
+    size_t maxFiles = 20;               // `files` (SPEC §3.1)
+    size_t filesBytes = 1024 * 1024;    // their contents in all
+    size_t pytestModuleBytes = 100 * 1024;
 };
 
 enum class TestType {
@@ -29,6 +32,7 @@ enum class TestType {
     kFunctionCall,        // function_call with `function`
     kListContains,
     kListLength,
+    kPytest,              // a pytest test module, judged in the sandbox (SPEC §3.1)
 };
 
 struct TestSpec {
@@ -41,6 +45,13 @@ struct TestSpec {
     std::string argsJson = "[]";             // function_call: positional args (JSON array)
     std::string kwargsJson = "{}";           // function_call: keyword args (JSON object)
     std::optional<double> tolerance;
+    std::string module;                      // pytest: the test module's source
+};
+
+// One of the request's `files`: a workspace path (workspace.h) and its text.
+struct WorkspaceFile {
+    std::string path;
+    std::string content;
 };
 
 struct RunRequest {
@@ -48,12 +59,14 @@ struct RunRequest {
     std::string stdinData;
     int timeoutMs = 2000;
     std::vector<TestSpec> tests;
+    std::vector<WorkspaceFile> files;  // sorted by path
 };
 
 // Parses and validates a /run body. Errors: kInvalidJson (where parsing
 // stopped), kInvalidRequest (missing/mistyped field, unknown test type listing
-// the known ones, too many tests, bad timeoutMs; `field` set), kTooLarge (code
-// or stdin over its limit).
+// the known ones, too many tests, bad timeoutMs, a bad path in `files`;
+// `field` set, e.g. files["../x"]), kTooLarge (code, stdin or a pytest module
+// over its limit, more files or file bytes than allowed).
 Result<RunRequest> parseRunRequest(std::string_view body, const RequestLimits& limits);
 
 // The request of `pyexecd run`: the program and its stdin as given, and the
@@ -64,9 +77,9 @@ Result<RunRequest> parseRunRequest(std::string_view body, const RequestLimits& l
 Result<RunRequest> parseCliRequest(std::string_view code, std::string_view stdinData,
                                    std::optional<std::string_view> testsFile, const RequestLimits& limits);
 
-// The JSON document the harness reads inside the sandbox: the code and the
-// observations the tests need, never their expected values (see
-// src/harness/PROTOCOL.md).
+// The JSON document the harness reads inside the sandbox: the code, the
+// files, the observations the tests need (never their expected values) and
+// the pytest test modules (see src/harness/PROTOCOL.md).
 std::string buildHarnessInput(const RunRequest& request);
 
 }  // namespace pyexec::protocol

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "protocol/json_value.h"
 #include "protocol/observations.h"
+#include "protocol/text.h"
 
 namespace pyexec::protocol {
 namespace {
@@ -23,11 +24,32 @@ void writeOptionalString(JsonWriter& w, const std::optional<std::string>& text) 
     }
 }
 
+// A pytest test's entries: one per collected test, judged in the sandbox.
+void writeSandboxResults(JsonWriter& w, const TestSpec& test, const TestVerdict& v) {
+    for (const SandboxResult& r : v.sandbox) {
+        w.beginObject().key("type").string(test.typeName).key("description").string(r.description);
+        w.key("passed").boolean(r.passed).key("outcome").string(r.outcome);
+        w.key("expected").null().key("actual").null();
+        bool truncated = r.messageTruncated;
+        if (!r.message.empty()) {
+            Echo message = echoString(r.message);  // bounded like `actual`
+            w.key("message").raw(message.json);
+            truncated = truncated || message.truncated;
+        }
+        if (truncated) w.key("messageTruncated").boolean(true);
+        w.key("judgedIn").string("sandbox").endObject();
+    }
+}
+
 void writeTestResults(JsonWriter& w, const RunRequest& request, const std::vector<TestVerdict>& verdicts) {
     w.key("testResults").beginArray();
     for (size_t i = 0; i < verdicts.size() && i < request.tests.size(); ++i) {
         const TestSpec& test = request.tests[i];
         const TestVerdict& v = verdicts[i];
+        if (test.type == TestType::kPytest) {
+            writeSandboxResults(w, test, v);
+            continue;
+        }
         w.beginObject().key("type").string(test.typeName).key("description");
         writeOptionalString(w, test.description);
         w.key("passed").boolean(v.passed);
@@ -78,6 +100,22 @@ void writeMs(JsonWriter& w, std::string_view key, double ms) {
     }
 }
 
+// The files the program left in out/ (SPEC §3.1), as the harness read them.
+void writeFiles(JsonWriter& w, const Observations& observations) {
+    w.key("files").beginArray();
+    for (const OutFile& f : observations.files) {
+        w.beginObject().key("path").string(f.path).key("bytes").unsignedInteger(f.bytes);
+        if (f.base64) {
+            w.key("base64").string(*f.base64);
+        } else {
+            w.key("truncated").boolean(true);
+        }
+        w.endObject();
+    }
+    w.endArray();
+    if (observations.filesOmitted > 0) w.key("filesOmitted").unsignedInteger(observations.filesOmitted);
+}
+
 void writeMeasurements(JsonWriter& w, const RunOutcome& outcome) {
     w.key("executionTimeMs").fixed1(outcome.wallMs < 0 ? 0 : outcome.wallMs);
     w.key("cpuTimeMs").fixed1(outcome.cpuMs < 0 ? 0 : outcome.cpuMs);
@@ -106,6 +144,7 @@ RunAnswer buildRunAnswer(const RunRequest& request, const RunOutcome& outcome,
     writeOptionalString(w, summary.error);
     writeTestResults(w, request, verdicts);
     w.key("allPassed").boolean(allPassed);
+    writeFiles(w, observations);
     writeMeasurements(w, outcome);
     w.key("requestId").string(requestId).endObject();
     return RunAnswer{w.str(), summary.status};

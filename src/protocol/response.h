@@ -15,6 +15,16 @@
 
 namespace pyexec::protocol {
 
+// One entry of `testResults` judged inside the sandbox (a pytest test,
+// SPEC §3.1): the sandbox's word, shown with "judgedIn": "sandbox".
+struct SandboxResult {
+    std::string description;  // the test's name, after the test's description if any
+    bool passed = false;
+    std::string outcome;      // passed failed error skipped xfailed xpassed
+    std::string message;      // empty: none
+    bool messageTruncated = false;
+};
+
 // expectedJson and actualJson are echoes (text.h): at most 8 KiB of JSON
 // each, cut where the flags say.
 struct TestVerdict {
@@ -24,6 +34,7 @@ struct TestVerdict {
     std::string message;       // empty unless it failed for a reason other than a different value
     bool expectedTruncated = false;
     bool actualTruncated = false;
+    std::vector<SandboxResult> sandbox;  // pytest: its entries, in place of this test's own
 };
 
 struct RunAnswer {
@@ -77,10 +88,11 @@ std::string jsonString(std::string_view text);
 namespace pyexec::protocol {
 
 // /health (SPEC §6). The probe run prints one JSON object on stdout:
-// {"python": "3.11.2", "numpy": "1.24.2", "pandas": "1.5.3"}; parseHealthProbe
-// reads it (false when stdout is not such an object).
+// {"python": "3.11.2", "numpy": "1.24.2", "pandas": "1.5.3", "matplotlib":
+// "3.6.3", "pytest": "7.2.1"}; parseHealthProbe reads it (false when stdout
+// is not such an object).
 struct ProbeVersions {
-    std::string python, numpy, pandas;
+    std::string python, numpy, pandas, matplotlib, pytest;
 };
 bool parseHealthProbe(std::string_view probeStdout, ProbeVersions* out);
 

@@ -6,7 +6,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <string_view>
+
 #include "harness_source.h"
+#include "runner/working_set.h"
 
 namespace pyexec::runner {
 namespace {
@@ -21,9 +24,121 @@ Error pythonError(const std::string& what) {
     return makeError(ErrorKind::kSandboxUnavailable, "embedded python: " + what);
 }
 
+// Before the imports: a private folder (mkdtemp: 0700, a fresh random name)
+// for what imports and warm-ups write, so that the zygote, root on the
+// host's filesystem, writes nowhere else: matplotlib's font cache
+// (MPLCONFIGDIR) and pytest's warm-up module.
+constexpr const char* kPrivateFolder = R"PY(
+import os, tempfile
+_pyexec_warm_dir = tempfile.mkdtemp(prefix="pyexec-zygote-")
+os.environ["MPLCONFIGDIR"] = _pyexec_warm_dir
+del os, tempfile
+)PY";
+
+
+
+// After the imports and warm-ups: the private folder goes, and with it
+// MPLCONFIGDIR (no run should see it).
+constexpr const char* kRemovePrivateFolder = R"PY(
+import os, shutil
+shutil.rmtree(_pyexec_warm_dir, ignore_errors=True)
+os.environ.pop("MPLCONFIGDIR", None)
+del os, shutil, _pyexec_warm_dir
+)PY";
+
+// A warm-up is worth having, not needed: a failed one leaves the module
+// imported and the zygote usable (its error goes to the worker's log).
+void warmUp(const char* source) {
+    if (PyRun_SimpleString(source) != 0) PyErr_Clear();
+}
+
+// The probe of a working set (working_set.h), in the finished zygote: a
+// child (os.fork, so the at-fork hooks run as in a program) runs the
+// warm-up again, then reports the pages of the zygote's writable anonymous
+// memory it now holds alone (pagemap: present, exclusively mapped); they
+// are learnt under the working set's name.
+constexpr const char* kLearnWorkingSet = R"PY(
+def _pyexec_learn(name, source):
+    import os, struct, _pyexec_warm
+    page = os.sysconf("SC_PAGE_SIZE")
+    regions = []
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            f = line.split()
+            if f[1] == "rw-p" and (len(f) == 5 or f[5] == "[heap]"):
+                regions.append([int(x, 16) for x in f[0].split("-")])
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(r)
+            exec(source, {"__name__": "_pyexec_probe", "_pyexec_warm_dir": _pyexec_warm_dir})
+            out = bytearray()
+            with open("/proc/self/pagemap", "rb", buffering=0) as pm:
+                for lo, hi in regions:
+                    pm.seek(lo // page * 8)
+                    data = pm.read((hi - lo) // page * 8)
+                    for k, (e,) in enumerate(struct.iter_unpack("<Q", data)):
+                        if e >> 63 & 1 and e >> 56 & 1:
+                            out += struct.pack("=Q", lo + k * page)
+            view = memoryview(out)
+            while view:
+                view = view[os.write(w, view):]
+        finally:
+            os._exit(0)
+    os.close(w)
+    chunks = []
+    while True:
+        chunk = os.read(r, 1 << 16)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(r)
+    os.waitpid(pid, 0)
+    _pyexec_warm.learn(name, b"".join(chunks))
+)PY";
+
+void probeWorkingSet(const WarmModule& m) {
+    PyObject* main = PyImport_AddModule("__main__");  // borrowed
+    PyObject* learn = main != nullptr ? PyObject_GetAttrString(main, "_pyexec_learn") : nullptr;
+    PyObject* result = learn != nullptr ? PyObject_CallFunction(learn, "ss", m.workingSet, m.warmUp) : nullptr;
+    if (result == nullptr) PyErr_Clear();  // worth having, not needed
+    Py_XDECREF(result);
+    Py_XDECREF(learn);
+}
+
+// _pyexec_warm: what the harness asks of the zygote's interpreter. Only in
+// warm mode (the cold interpreter has no such module).
+PyObject* warmLearn(PyObject*, PyObject* args) {
+    const char* name = nullptr;
+    const char* pages = nullptr;
+    Py_ssize_t length = 0;
+    if (!PyArg_ParseTuple(args, "sy#", &name, &pages, &length)) return nullptr;
+    pyexec::runner::learnWorkingSet(name, std::string_view(pages, static_cast<size_t>(length)));
+    Py_RETURN_NONE;
+}
+
+PyObject* warmPopulate(PyObject*, PyObject* args) {
+    const char* name = nullptr;
+    if (!PyArg_ParseTuple(args, "s", &name)) return nullptr;
+    return PyLong_FromLong(populateWorkingSet(name));
+}
+
+PyMethodDef kWarmMethods[] = {
+    {"learn", warmLearn, METH_VARARGS, "learn(name, pages): remember a working set (zygote)"},
+    {"populate", warmPopulate, METH_VARARGS, "populate(name): write a working set's pages ahead; pages or -1"},
+    {nullptr, nullptr, 0, nullptr},
+};
+
+PyModuleDef kWarmModule = {PyModuleDef_HEAD_INIT, "_pyexec_warm", nullptr, -1, kWarmMethods,
+                           nullptr, nullptr, nullptr, nullptr};
+
+PyObject* initWarmModule() { return PyModule_Create(&kWarmModule); }
+
 }  // namespace
 
-Status initEmbeddedPython(const std::vector<std::string>& modules) {
+Status initEmbeddedPython(std::span<const WarmModule> modules) {
+    if (PyImport_AppendInittab("_pyexec_warm", &initWarmModule) != 0) return pythonError("cannot add _pyexec_warm");
     PyConfig config;
     PyConfig_InitPythonConfig(&config);
     config.buffered_stdio = 0;        // -u
@@ -35,13 +150,18 @@ Status initEmbeddedPython(const std::vector<std::string>& modules) {
     if (!PyStatus_Exception(st)) st = Py_InitializeFromConfig(&config);
     PyConfig_Clear(&config);
     if (PyStatus_Exception(st)) return pythonError(st.err_msg ? st.err_msg : "initialisation failed");
-    for (const std::string& name : modules) {
-        PyObject* m = PyImport_ImportModule(name.c_str());
-        if (m == nullptr) {
+    if (PyRun_SimpleString(kPrivateFolder) != 0) return pythonError("cannot make a private folder");
+    for (const WarmModule& m : modules) {
+        PyObject* module = PyImport_ImportModule(m.name);
+        if (module == nullptr) {
             PyErr_Print();
-            return pythonError("cannot import " + name);
+            PyRun_SimpleString(kRemovePrivateFolder);
+            return pythonError(std::string("cannot import ") + m.name);
         }
-        Py_DECREF(m);
+        Py_DECREF(module);
+    }
+    for (const WarmModule& m : modules) {
+        if (m.warmUp != nullptr) warmUp(m.warmUp);
     }
     std::string source(gen::kHarnessSource);
     gHarnessCode = Py_CompileString(source.c_str(), "<string>", Py_file_input);
@@ -67,6 +187,14 @@ Status initEmbeddedPython(const std::vector<std::string>& modules) {
     if (PyRun_SimpleString("import gc\ngc.collect()\ngc.freeze()\ndel gc\n") != 0) {
         return pythonError("gc.freeze failed");
     }
+    // The zygote is final: learn the working sets from forks of it.
+    if (PyRun_SimpleString(kLearnWorkingSet) == 0) {
+        for (const WarmModule& m : modules) {
+            if (m.warmUp != nullptr && m.workingSet != nullptr) probeWorkingSet(m);
+        }
+        PyRun_SimpleString("del _pyexec_learn\n");
+    }
+    if (PyRun_SimpleString(kRemovePrivateFolder) != 0) return pythonError("cannot remove the private folder");
     return okStatus();
 }
 

@@ -1,21 +1,24 @@
 // The embedded interpreter of warm mode (the only file that includes
 // Python.h). Used in a worker's zygote process only: the interpreter is
 // initialised once, with the same settings as the cold command line
-// (`python3 -u -B -s`) and the fixed environment, and numpy and pandas are
-// imported; every run's program process is then a fork of it, and runs the
-// harness without an exec.
+// (`python3 -u -B -s`) and the fixed environment, and the modules of the
+// warm image (warm_image.h) are imported and warmed up; every run's
+// program process is then a fork of it, and runs the harness without an exec.
 #pragma once
 
-#include <string>
-#include <vector>
+#include <span>
 
 #include "common/result.h"
+#include "runner/warm_image.h"
 
 namespace pyexec::runner {
 
-// Zygote: initialises the interpreter and imports `modules`. The environment
-// must already be the sandbox's fixed one.
-Status initEmbeddedPython(const std::vector<std::string>& modules);
+// Zygote: initialises the interpreter, imports `modules` and warms up those
+// that have a warm-up (matplotlib draws a figure, pytest runs a small
+// session), writing only into a private folder it removes, then learns
+// their working sets (working_set.h). The environment must already be the
+// sandbox's fixed one.
+Status initEmbeddedPython(std::span<const WarmModule> modules);
 
 // Program process, after fork and with every sandbox step applied: runs the
 // embedded harness; the harness leaves with os._exit. Never returns.

@@ -22,6 +22,7 @@
 
 #include "common/log.h"
 #include "runner/embedded_python.h"
+#include "runner/warm_image.h"
 #include "runner/sandbox_env.h"
 #include "sandbox/seccomp.h"
 
@@ -212,7 +213,7 @@ int zygoteProcessMain() {
     setSandboxEnvironment();  // what os.environ will hold in every run
     // Nothing may be imported (as root) from wherever pyexecd was started.
     if (::chdir("/") != 0) return 1;
-    Status s = initEmbeddedPython({"json", "_json", "traceback", "linecache", "io", "atexit", "numpy", "pandas"});
+    Status s = initEmbeddedPython(warmImage());
     char ready = s ? 1 : 0;
     if (::write(kZygoteSocketFd, &ready, 1) != 1 || !s) return 1;
     std::vector<Child> children;

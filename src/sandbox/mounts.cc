@@ -26,8 +26,14 @@ constexpr unsigned long kRoRemount = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUI
 constexpr const char* kTopDirs[] = {"usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"};
 // Entries of /etc that are bound read-only when the host has them.
 constexpr const char* kEtcEntries[] = {"ld.so.cache", "localtime", "timezone", "alternatives",
-                                       "python3", "python3.11", "mime.types", "nsswitch.conf"};
+                                       "python3", "python3.11", "mime.types", "nsswitch.conf",
+                                       "matplotlibrc", "fonts"};
 constexpr const char* kDevNodes[] = {"null", "zero", "full", "random", "urandom"};
+// /dev/shm: multiprocessing's locks (sem_open) and shared memory live there.
+// Each run gets its own, small, and gone with the run's mount namespace; its
+// pages are charged to the memory cgroup of the process that writes them
+// (the run's), like /tmp's, so they count against the run's memory limit.
+constexpr const char* kShmOptions = "size=16m,nr_inodes=1024,mode=1777";
 
 // What /proc shows of the host, hidden as Docker's defaults hide it (SPEC
 // S10), plus the two files that tell one boot (or one host) from another.
@@ -145,6 +151,10 @@ int addDev(const char* root, int* item) {
         if (::mount(src.buf, dst.buf, nullptr, MS_BIND, nullptr) != 0) return errno;
         ++*item;
     }
+    Path shm;
+    if (!join(&shm, dev.buf, "shm") || ::mkdir(shm.buf, 0755) != 0) return errno ? errno : ENAMETOOLONG;
+    if (::mount("tmpfs", shm.buf, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, kShmOptions) != 0) return errno;
+    ++*item;
     const char* links[][2] = {{"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"},
                               {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"}};
     for (auto& l : links) {

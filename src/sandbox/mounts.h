@@ -11,7 +11,8 @@ namespace pyexec::sandbox {
 //   /bin /lib /lib64 /sbin          binds, or symlinks where the host has them (merged /usr)
 //   /proc                           fresh, for the new pid namespace; what Docker masks
 //                                   is empty or read-only (kProcMasks in mounts.cc)
-//   /dev                            tmpfs with null zero full random urandom bound in
+//   /dev                            tmpfs with null zero full random urandom bound in,
+//                                   and shm: a small rw tmpfs (noexec nosuid nodev) of its own
 //   /tmp                            empty tmpfs, rw, noexec nosuid nodev, owned by the sandbox uid
 //   /                               tmpfs, remounted read-only; the old root detached
 // Returns 0, or an errno with *failedItem set to the index of the failing

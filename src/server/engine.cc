@@ -30,15 +30,17 @@ Status makeDirs(const std::string& path) {
     return okStatus();
 }
 
-// The probe: imports numpy and pandas, builds an array and a DataFrame, and
+// The probe: imports numpy, pandas, matplotlib (with the Agg backend, for
+// plots saved as files) and pytest, builds an array and a DataFrame, and
 // prints the versions it read (never hard-coded).
 constexpr const char* kProbe =
-    "import json, sys, numpy, pandas\n"
+    "import json, sys, numpy, pandas, matplotlib, pytest\n"
     "a = numpy.arange(6).reshape(2, 3)\n"
     "df = pandas.DataFrame(a, columns=['x', 'y', 'z'])\n"
     "assert int(df['z'].sum()) == 7 and int(a.sum()) == 15\n"
+    "assert matplotlib.get_backend().lower() == 'agg', matplotlib.get_backend()\n"
     "print(json.dumps({'python': sys.version.split()[0], 'numpy': numpy.__version__,"
-    " 'pandas': pandas.__version__}))\n";
+    " 'pandas': pandas.__version__, 'matplotlib': matplotlib.__version__, 'pytest': pytest.__version__}))\n";
 
 constexpr int kProbeTimeoutMs = 10000;
 

@@ -320,9 +320,10 @@ class Health(unittest.TestCase):
         status, headers, data = svc.request("GET", "/health")
         self.assertEqual(status, 200, data)
         h = json.loads(data)
-        import numpy, pandas, platform  # the versions of the interpreter the service runs
+        import matplotlib, numpy, pandas, platform, pytest  # the versions of the interpreter the service runs
         self.assertEqual(h["status"], "healthy")
-        self.assertEqual(h["packages"], {"numpy": numpy.__version__, "pandas": pandas.__version__})
+        self.assertEqual(h["packages"], {"numpy": numpy.__version__, "pandas": pandas.__version__,
+                                         "matplotlib": matplotlib.__version__, "pytest": pytest.__version__})
         self.assertEqual(h["python"], platform.python_version())
         self.assertEqual(h["pythonExecutable"], "/usr/bin/python3")
         self.assertEqual(h["sandbox"]["uid"], 60000)  # one uid per worker slot from 60000

@@ -14,12 +14,14 @@
 //    out again record by record; anything after its `end` tampers it;
 //  - parsing allocates at most kMaxBytesPerInputByte per input byte (plus a
 //    little), so a big stream is never a far bigger allocation;
-//  - the /run answer built from it is JSON with one result per test, and a
-//    tampered stream passes no test that needs an observation;
+//  - the /run answer built from it is JSON with one result per test (a
+//    pytest test's entries in its place), and a tampered stream passes no
+//    test that needs an observation, no pytest entry, and keeps no out/ file;
 //  - no RapidJSON assertion fires.
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "fuzz_check.h"
 #include "protocol/json_value.h"
@@ -59,7 +61,7 @@ void reportPeak() {
 }
 
 bool needsObservation(const TestSpec& t) {
-    return t.type != TestType::kOutput && t.type != TestType::kFunctionCallOutput;
+    return t.type != TestType::kOutput && t.type != TestType::kFunctionCallOutput && t.type != TestType::kPytest;
 }
 
 size_t countFinishedLines(std::string_view stream) {
@@ -90,7 +92,67 @@ bool sameObservations(const Observations& a, const Observations& b) {
     for (size_t i = 0; i < a.records.size(); ++i) {
         if (recordText(a.records[i]) != recordText(b.records[i])) return false;
     }
+    if (a.pytest.size() != b.pytest.size() || a.files.size() != b.files.size() || a.filesOmitted != b.filesOmitted) {
+        return false;
+    }
+    for (size_t i = 0; i < a.pytest.size(); ++i) {
+        const PytestModuleRecords &x = a.pytest[i], &y = b.pytest[i];
+        if (x.results.size() != y.results.size() || x.done.has_value() != y.done.has_value()) return false;
+        for (size_t k = 0; k < x.results.size(); ++k) {
+            if (x.results[k].name != y.results[k].name || x.results[k].outcome != y.results[k].outcome ||
+                x.results[k].message != y.results[k].message) {
+                return false;
+            }
+        }
+        if (x.done && (x.done->collected != y.done->collected || x.done->error != y.done->error ||
+                       x.done->unlisted != y.done->unlisted)) {
+            return false;
+        }
+    }
+    for (size_t i = 0; i < a.files.size(); ++i) {
+        if (a.files[i].path != b.files[i].path || a.files[i].bytes != b.files[i].bytes ||
+            a.files[i].base64 != b.files[i].base64) {
+            return false;
+        }
+    }
     return true;
+}
+
+// A complete stream's exercise records (pytest's, out/'s), written out again.
+std::string rewrittenExercise(const Observations& obs) {
+    std::string out;
+    for (size_t i = 0; i < obs.pytest.size(); ++i) {
+        const PytestModuleRecords& m = obs.pytest[i];
+        for (const PytestResult& r : m.results) {
+            JsonWriter w;
+            w.beginObject().key("test").unsignedInteger(i).key("name").string(r.name).key("outcome").string(r.outcome);
+            if (r.message) w.key("message").string(*r.message);
+            if (r.messageTruncated) w.key("messageTruncated").boolean(true);
+            out += w.endObject().str() + "\n";
+        }
+        if (!m.done) continue;
+        JsonWriter w;
+        w.beginObject().key("test").unsignedInteger(i).key("done").boolean(true).key("collected").integer(m.done->collected);
+        w.key("error");
+        if (m.done->error) {
+            w.string(*m.done->error);
+        } else {
+            w.null();
+        }
+        if (m.done->unlisted) w.key("unlisted").integer(m.done->unlisted).key("unlistedFailed").integer(m.done->unlistedFailed);
+        out += w.endObject().str() + "\n";
+    }
+    for (const OutFile& f : obs.files) {
+        JsonWriter w;
+        w.beginObject().key("file").string(f.path).key("bytes").unsignedInteger(f.bytes);
+        if (f.base64) {
+            w.key("base64").string(*f.base64);
+        } else {
+            w.key("truncated").boolean(true);
+        }
+        out += w.endObject().str() + "\n";
+    }
+    return out;
 }
 
 // A complete stream written out again, the way the harness would.
@@ -108,6 +170,8 @@ std::string rewritten(const Observations& obs) {
     for (const auto& r : obs.records) {
         if (r) out += toJson(*r) + "\n";
     }
+    out += rewrittenExercise(obs);
+    if (obs.filesOmitted > 0) return out + "{\"event\": \"end\", \"filesOmitted\": " + std::to_string(obs.filesOmitted) + "}\n";
     return out + "{\"event\": \"end\"}\n";
 }
 
@@ -156,15 +220,26 @@ void checkAnswer(const Observations& obs, const RunRequest& request, std::string
     Result<JsonValue> body = parseJson(answer.body, 2 * kMaxJsonDepth);
     FUZZ_CHECK(body.ok() && body.value().isObject(), "the /run answer is not a JSON object");
     if (!body.ok()) return;
-    const JsonValue* results = body.value().find("testResults");
-    FUZZ_CHECK(results != nullptr && results->isArray() && results->items.size() == request.tests.size(),
-               "the answer has not one result per test");
-    if (!obs.tampered || results == nullptr) return;
-    for (size_t i = 0; i < results->items.size() && i < request.tests.size(); ++i) {
-        const JsonValue* passed = results->items[i].find("passed");
-        FUZZ_CHECK(!needsObservation(request.tests[i]) || (passed != nullptr && !passed->boolean),
-                   "a tampered stream passed a test that needs an observation");
+    // One result per test, but a pytest test's entries (at least one) in its place.
+    std::vector<TestVerdict> verdicts = judgeTests(request, outcome);
+    std::vector<size_t> owner;  // the test of each entry
+    for (size_t i = 0; i < request.tests.size() && i < verdicts.size(); ++i) {
+        size_t n = request.tests[i].type == TestType::kPytest ? verdicts[i].sandbox.size() : 1;
+        FUZZ_CHECK(n >= 1, "a pytest test has no entry");
+        owner.insert(owner.end(), n, i);
     }
+    const JsonValue* results = body.value().find("testResults");
+    FUZZ_CHECK(results != nullptr && results->isArray() && results->items.size() == owner.size(),
+               "the answer has not one result per test (and per pytest entry)");
+    if (!obs.tampered || results == nullptr) return;
+    for (size_t k = 0; k < results->items.size() && k < owner.size(); ++k) {
+        const JsonValue* passed = results->items[k].find("passed");
+        bool judgedInside = request.tests[owner[k]].type == TestType::kPytest;
+        FUZZ_CHECK(!(needsObservation(request.tests[owner[k]]) || judgedInside) || (passed != nullptr && !passed->boolean),
+                   "a tampered stream passed a test that needs an observation, or a pytest entry");
+    }
+    FUZZ_CHECK(body.value().find("files") != nullptr && body.value().find("files")->items.empty(),
+               "a tampered stream's out/ files were kept");
 }
 
 }  // namespace

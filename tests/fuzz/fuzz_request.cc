@@ -1,9 +1,10 @@
 // libFuzzer harness for the /run request parser (src/protocol/request.h).
 // The input is a request body. Beyond "does not crash", every call checks:
 //  - an accepted request keeps every limit it was parsed with (code, stdin,
-//    number of tests, timeoutMs), under the default limits and under tiny
-//    ones (so that a few-KiB input can go over them), and its fields are what
-//    SPEC §2 promises (identifiers, JSON texts that parse, valid UTF-8);
+//    number of tests, timeoutMs, files and their bytes, pytest modules),
+//    under the default limits and under tiny ones (so that a few-KiB input
+//    can go over them), and its fields are what SPEC §2 and §3.1 promise
+//    (identifiers, JSON texts that parse, valid UTF-8, workspace paths);
 //  - re-serialising an accepted request and parsing it again gives the same
 //    request, and its harness input is a JSON document with one observation
 //    slot per test;
@@ -21,6 +22,7 @@
 #include "protocol/request.h"
 #include "protocol/response.h"
 #include "protocol/text.h"
+#include "protocol/workspace.h"
 
 using namespace pyexec;
 using namespace pyexec::protocol;
@@ -34,6 +36,9 @@ RequestLimits tinyLimits() {
     l.maxTests = 2;
     l.defaultTimeoutMs = 20;
     l.maxTimeoutMs = 50;
+    l.maxFiles = 2;
+    l.filesBytes = 8;
+    l.pytestModuleBytes = 16;
     return l;
 }
 
@@ -77,7 +82,9 @@ void checkTest(const TestSpec& t) {
         default:
             break;
     }
-    if (t.type == TestType::kFunctionCall) {
+    if (t.type == TestType::kPytest) {
+        FUZZ_CHECK(t.module.find('\0') == std::string::npos && isValidUtf8(t.module), "a pytest module with a NUL");
+    } else if (t.type == TestType::kFunctionCall) {
         FUZZ_CHECK(isIdentifier(t.function), "function_call accepted a non-identifier function");
         FUZZ_CHECK(reparsed(t.argsJson, "argsJson does not parse").isArray(), "args is not an array");
         JsonValue kwargs = reparsed(t.kwargsJson, "kwargsJson does not parse");
@@ -85,7 +92,7 @@ void checkTest(const TestSpec& t) {
         for (const JsonMember& m : kwargs.members) {
             FUZZ_CHECK(isIdentifier(m.key), "a keyword argument that is not an identifier");
         }
-    } else if (t.type != TestType::kOutput && t.type != TestType::kFunctionCallOutput) {
+    } else if (t.type != TestType::kOutput && t.type != TestType::kFunctionCallOutput && t.type != TestType::kPytest) {
         FUZZ_CHECK(isIdentifier(t.name), "a variable test accepted a non-identifier name");
     }
     if (t.tolerance) FUZZ_CHECK(*t.tolerance >= 0, "a negative tolerance");
@@ -98,6 +105,21 @@ void checkLimits(const RunRequest& r, const RequestLimits& limits) {
     FUZZ_CHECK(r.timeoutMs >= 1 && r.timeoutMs <= limits.maxTimeoutMs, "timeoutMs out of range");
     FUZZ_CHECK(r.code.find('\0') == std::string::npos, "accepted code with a NUL");
     FUZZ_CHECK(isValidUtf8(r.code) && isValidUtf8(r.stdinData), "accepted invalid UTF-8");
+    FUZZ_CHECK(r.files.size() <= limits.maxFiles, "accepted more files than the limit");
+    size_t bytes = 0;
+    for (size_t i = 0; i < r.files.size(); ++i) {
+        const WorkspaceFile& f = r.files[i];
+        bytes += f.content.size();
+        FUZZ_CHECK(!workspacePathProblem(f.path) && f.path != "main.py", "accepted a file path that is not safe");
+        FUZZ_CHECK(i == 0 || r.files[i - 1].path < f.path, "files not sorted by path, or a path twice");
+        for (const WorkspaceFile& g : r.files) {
+            FUZZ_CHECK(g.path.rfind(f.path + "/", 0) != 0, "a file that is also another's folder");
+        }
+    }
+    FUZZ_CHECK(bytes <= limits.filesBytes, "accepted more file bytes than the limit");
+    for (const TestSpec& t : r.tests) {
+        FUZZ_CHECK(t.module.size() <= limits.pytestModuleBytes, "accepted a pytest module over the limit");
+    }
 }
 
 // The request as a canonical body, written the way a client would.
@@ -110,21 +132,34 @@ std::string canonicalBody(const RunRequest& r) {
         if (t.description) w.key("description").string(*t.description);
         if (t.tolerance) w.key("tolerance").number(*t.tolerance);
         if (!t.name.empty()) w.key("name").string(t.name);
-        if (t.type == TestType::kFunctionCall) {
+        if (t.type == TestType::kPytest) {
+        FUZZ_CHECK(t.module.find('\0') == std::string::npos && isValidUtf8(t.module), "a pytest module with a NUL");
+    } else if (t.type == TestType::kFunctionCall) {
             w.key("function").string(t.function).key("args").raw(t.argsJson);
             w.key("kwargs").raw(t.kwargsJson);
         }
-        if (t.type != TestType::kVariableExists) w.key("expected").raw(t.expectedJson);
+        if (t.type == TestType::kPytest) {
+            w.key("code").string(t.module);
+        } else if (t.type != TestType::kVariableExists) {
+            w.key("expected").raw(t.expectedJson);
+        }
         w.endObject();
     }
-    w.endArray().endObject();
+    w.endArray();
+    if (!r.files.empty()) {
+        w.key("files").beginObject();
+        for (const WorkspaceFile& f : r.files) w.key(f.path).string(f.content);
+        w.endObject();
+    }
+    w.endObject();
     return w.str();
 }
 
 bool sameTest(const TestSpec& a, const TestSpec& b) {
     return a.type == b.type && a.typeName == b.typeName && a.description == b.description &&
            a.name == b.name && a.function == b.function && a.expectedJson == b.expectedJson &&
-           a.argsJson == b.argsJson && a.kwargsJson == b.kwargsJson && a.tolerance == b.tolerance;
+           a.argsJson == b.argsJson && a.kwargsJson == b.kwargsJson && a.tolerance == b.tolerance &&
+           a.module == b.module;
 }
 
 void checkRoundTrip(const RunRequest& r, const RequestLimits& limits) {
@@ -135,6 +170,11 @@ void checkRoundTrip(const RunRequest& r, const RequestLimits& limits) {
     FUZZ_CHECK(b.code == r.code && b.stdinData == r.stdinData && b.timeoutMs == r.timeoutMs,
                "a re-serialised request parses to other top-level fields");
     FUZZ_CHECK(b.tests.size() == r.tests.size(), "a re-serialised request has other tests");
+    FUZZ_CHECK(b.files.size() == r.files.size(), "a re-serialised request has other files");
+    for (size_t i = 0; i < r.files.size() && i < b.files.size(); ++i) {
+        FUZZ_CHECK(b.files[i].path == r.files[i].path && b.files[i].content == r.files[i].content,
+                   "a re-serialised file parses differently");
+    }
     for (size_t i = 0; i < r.tests.size() && i < b.tests.size(); ++i) {
         FUZZ_CHECK(sameTest(r.tests[i], b.tests[i]), "a re-serialised test parses differently");
     }

@@ -16,7 +16,10 @@ import sys
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 CORPUS = os.path.join(ROOT, "tests", "fuzz", "corpus")
-HARNESS = open(os.path.join(ROOT, "src", "harness", "harness.py"), encoding="ascii").read()
+sys.path.insert(0, os.path.join(ROOT, "tests", "lib"))
+from harness_source import harness_source  # noqa: E402
+
+HARNESS = harness_source()
 
 
 def write(target, name, data):
@@ -61,6 +64,11 @@ def request_seeds():
     w("readme-bad-type", body("x", [{"type": "magic"}]))
     w("variable-synonym", body("x = 1", [{"type": "variable_value", "variable": "x", "name": "x",
                                           "expected": {"a": [1, 2.5, None, True, "s"]}}]))
+    w("exercise", body("import pandas as pd\ndf = pd.read_csv('data/a.csv')\n",
+                       [{"type": "pytest", "description": "rows", "code": "from main import df\ndef test_rows():\n"
+                         "    assert len(df) == 1\n"}],
+                       files={"data/a.csv": "a,b\n1,2\n", "helpers.py": "", "out/keep": ""}))
+    w("files-bad", '{"code": "", "files": {"../x": "", "a": "x", "a/b": "y", "main.py": "", "c": 1}}')
     w("nulls", '{"code": "x", "stdin": null, "timeoutMs": null, "tests": null}')
     w("timeouts", '{"code": "", "timeoutMs": 2e3}')
     w("timeout-max", '{"code": "", "timeoutMs": 10000.0}')
@@ -101,14 +109,14 @@ def request_seeds():
 
 
 def observe_of(test):
-    if test["type"] == "output" or (test["type"] == "function_call" and "function" not in test):
+    if test["type"] in ("output", "pytest") or (test["type"] == "function_call" and "function" not in test):
         return None
     if test["type"] == "function_call":
         return {"call": test["function"], "args": test.get("args", []), "kwargs": test.get("kwargs", {})}
     return {"var": test.get("name", test.get("variable"))}
 
 
-def harness_stream(code, tests):
+def harness_stream(code, tests, files=None):
     """Runs the harness as pyexecd does (fd 3: input, fd 4: records) and returns fd 4's bytes."""
     # Keep fds 3 and 4 taken here, so that the pipes get other numbers and the
     # child's dup2 onto 3 and 4 cannot clobber one of them.
@@ -119,7 +127,13 @@ def harness_stream(code, tests):
             os.close(fd)
             break
         reserved.append(fd)
-    doc = json.dumps({"code": code, "observe": [observe_of(t) for t in tests]}).encode()
+    doc = {"code": code, "observe": [observe_of(t) for t in tests]}
+    if files:
+        doc["files"] = files
+    pytest = [{"i": i, "code": t["code"]} for i, t in enumerate(tests) if t["type"] == "pytest"]
+    if pytest:
+        doc["pytest"] = pytest
+    doc = json.dumps(doc).encode()
     in_r, in_w = os.pipe()
     res_r, res_w = os.pipe()
     os.write(in_w, doc)  # small: fits the pipe
@@ -130,9 +144,13 @@ def harness_stream(code, tests):
         os.dup2(res_w, 4)
 
     env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "OPENBLAS_NUM_THREADS": "1"}
+    import shutil
+    cwd = "/tmp/pyexec-seeds"  # the sandbox's /tmp (files in, out/ read); a fixed path: the same seeds
+    shutil.rmtree(cwd, ignore_errors=True)
+    os.mkdir(cwd, 0o700)
     proc = subprocess.Popen(["/usr/bin/python3", "-u", "-B", "-s", "-c", HARNESS],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            pass_fds=(3, 4), preexec_fn=arrange, env=env, cwd="/tmp")
+                            pass_fds=(3, 4), preexec_fn=arrange, env=env, cwd=cwd)
     os.close(in_r)
     os.close(res_w)
     with os.fdopen(res_r, "rb") as f:
@@ -140,14 +158,15 @@ def harness_stream(code, tests):
     proc.wait(timeout=60)
     for fd in reserved:
         os.close(fd)
+    shutil.rmtree(cwd, ignore_errors=True)
     return out
 
 
 def records_seeds():
-    def w(name, code, tests, stream=None):
-        header = json.dumps({"code": code, "tests": tests})
+    def w(name, code, tests, stream=None, files=None):
+        header = json.dumps({"code": code, "tests": tests, **({"files": files} if files else {})})
         if stream is None:
-            stream = harness_stream(code, tests)
+            stream = harness_stream(code, tests, files)
         if isinstance(stream, str):
             stream = stream.encode()
         write("records", name, header.encode() + b"\n" + stream)
@@ -207,6 +226,28 @@ def records_seeds():
     w("truncated-flag", "", one, fin + '{"i": 0, "exists": true, "type": "list", "value": "[1, ...", '
                                        '"len": 9, "truncated": true}\n' + end)
     w("no-header", "", [], "")
+
+    # Graded exercises (SPEC 3.1): files in, pytest records, out/ files.
+    module = ("import pytest\nfrom main import add\n\ndef test_add():\n    assert add(2, 3) == 5\n\n"
+              "@pytest.mark.parametrize('a', [1, 2])\ndef test_wrong(a):\n    assert add(a, a) == 3\n\n"
+              "@pytest.mark.skip(reason='later')\ndef test_skip():\n    pass\n")
+    w("exercise", "import os\nfrom helpers import k\ndef add(a, b):\n    return a + b\nos.makedirs('out/s')\n"
+                  "open('out/a.txt', 'w').write(open('data.csv').read())\nopen('out/s/b.bin', 'wb').write(bytes(range(256)))\n"
+                  "os.symlink('/etc/passwd', 'out/link')\n",
+      [v("k", 3), {"type": "pytest", "code": module}, {"type": "pytest", "code": "import nothing_here\n"}],
+      files={"data.csv": "a,b\n1,2\n", "helpers.py": "k = 3\n"})
+    pt = [{"type": "pytest", "code": "t"}]
+    done = '{"test": 0, "done": true, "collected": 1, "error": null}\n'
+    res = '{"test": 0, "name": "test_a", "outcome": "passed"}\n'
+    w("pytest-done-first", "", pt, fin + done + res + end)
+    w("pytest-no-done", "", pt, fin + res + end)
+    w("pytest-bad-outcome", "", pt, fin + res.replace("passed", "won") + done + end)
+    w("file-bad-base64", "", [], fin + '{"file": "out/a", "bytes": 5, "base64": "aGVsbG8"}\n' + end)
+    w("file-outside-out", "", [], fin + '{"file": "../x", "bytes": 0, "base64": ""}\n' + end)
+    w("file-unsorted", "", [], fin + '{"file": "out/b", "bytes": 0, "base64": ""}\n'
+                                     '{"file": "out/a", "bytes": 0, "base64": ""}\n' + end)
+    w("file-truncated", "", [], fin + '{"file": "out/a", "bytes": 9999999, "truncated": true}\n'
+                                      '{"event": "end", "filesOmitted": 2}\n')
     write("records", "bad-header", b'{"code": 1}\n' + fin.encode() + end.encode())
 
 

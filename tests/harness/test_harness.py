@@ -23,9 +23,10 @@ import unittest
 
 PYTHON = "/usr/bin/python3"
 HERE = os.path.dirname(os.path.abspath(__file__))
-HARNESS = os.path.join(HERE, "..", "..", "src", "harness", "harness.py")
-with open(HARNESS, encoding="ascii") as _f:
-    HARNESS_SOURCE = _f.read()
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+from harness_source import harness_source  # noqa: E402
+
+HARNESS_SOURCE = harness_source()
 
 ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",

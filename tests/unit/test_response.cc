@@ -94,7 +94,7 @@ TEST(RunAnswer, FieldsInTheOrderOfTheSpec) {
         R"J({"success":true,"status":"ok","stdout":"Hello, World!\n","stderr":"","exitCode":0,"signal":null,)J"
         R"J("timedOut":false,"outputTruncated":false,"memoryExceeded":false,"error":null,"testResults":[)J"
         R"J({"type":"output","description":"Should print Hello, World!","passed":true,"expected":"Hello, World!",)J"
-        R"J("actual":"Hello, World!"}],"allPassed":true,"executionTimeMs":3.1,"cpuTimeMs":1.2,)J"
+        R"J("actual":"Hello, World!"}],"allPassed":true,"files":[],"executionTimeMs":3.1,"cpuTimeMs":1.2,)J"
         R"J("memoryPeakBytes":9437184,"requestId":"5f0c"})J",
         a.body.c_str());
     STRCMP_EQUAL("ok", a.status.c_str());
@@ -399,7 +399,7 @@ namespace {
 HealthInfo healthyInfo() {
     HealthInfo info;
     info.healthy = true;
-    info.versions = {"3.11.2", "1.24.2", "1.5.3"};
+    info.versions = {"3.11.2", "1.24.2", "1.5.3", "3.6.3", "7.2.1"};
     info.version = "1.0.0";
     info.schemaVersion = "2026-02-07";
     info.pythonExecutable = "/usr/bin/python3";
@@ -426,7 +426,8 @@ TEST_GROUP(Health){};
 TEST(Health, HealthyBody) {
     STRCMP_EQUAL(
         R"J({"status":"healthy","service":"pyexecd","version":"1.0.0","schemaVersion":"2026-02-07",)J"
-        R"J("python":"3.11.2","pythonExecutable":"/usr/bin/python3","packages":{"numpy":"1.24.2","pandas":"1.5.3"},)J"
+        R"J("python":"3.11.2","pythonExecutable":"/usr/bin/python3","packages":{"numpy":"1.24.2","pandas":"1.5.3",)J"
+        R"J("matplotlib":"3.6.3","pytest":"7.2.1"},)J"
         R"J("healthCheckMs":4.2,"sandbox":{"mode":"warm","cgroup":"v2","seccompProfile":"python.json","uid":60000,)J"
         R"J("gid":60000,"uidRange":[60000,60003],"gidRange":[60000,60003],"network":"shared"},)J"
         R"J("limits":{"timeoutMs":2000,"maxTimeoutMs":10000,"cpus":0.5,"memoryBytes":268435456,"pidsMax":50,)J"
@@ -456,7 +457,8 @@ TEST(Health, ChecksOnlyWhenUnhealthy) {
     STRCMP_EQUAL(R"J({"probe":"the probe run timed out","cgroup":"memory controller missing"})J",
                  toJson(*root.find("checks")).c_str());
     STRCMP_EQUAL("null", toJson(*root.find("python")).c_str());
-    STRCMP_EQUAL(R"J({"numpy":null,"pandas":null})J", toJson(*root.find("packages")).c_str());
+    STRCMP_EQUAL(R"J({"numpy":null,"pandas":null,"matplotlib":null,"pytest":null})J",
+                 toJson(*root.find("packages")).c_str());
     STRCMP_EQUAL("status,service,version,schemaVersion,python,pythonExecutable,packages,healthCheckMs,sandbox,"
                  "limits,workers,checks,requestId",
                  keysOf(root).c_str());
@@ -464,15 +466,19 @@ TEST(Health, ChecksOnlyWhenUnhealthy) {
 
 TEST(Health, ProbeParses) {
     ProbeVersions v;
-    CHECK(parseHealthProbe("{\"python\": \"3.11.2\", \"numpy\": \" 1.24.2\\n\", \"pandas\": \"1.5.3\"}\n", &v));
+    CHECK(parseHealthProbe("{\"python\": \"3.11.2\", \"numpy\": \" 1.24.2\\n\", \"pandas\": \"1.5.3\", "
+                           "\"matplotlib\": \"3.6.3\", \"pytest\": \"7.2.1\"}\n", &v));
     STRCMP_EQUAL("3.11.2", v.python.c_str());
     STRCMP_EQUAL("1.24.2", v.numpy.c_str());
     STRCMP_EQUAL("1.5.3", v.pandas.c_str());
+    STRCMP_EQUAL("3.6.3", v.matplotlib.c_str());
+    STRCMP_EQUAL("7.2.1", v.pytest.c_str());
 }
 
 TEST(Health, ProbeAfterANoticeLine) {
     ProbeVersions v;
-    CHECK(parseHealthProbe("some notice\n{\"python\": \"3.11.2\", \"numpy\": \"1.24.2\", \"pandas\": \"1.5.3\"}\n", &v));
+    CHECK(parseHealthProbe("some notice\n{\"python\": \"3.11.2\", \"numpy\": \"1.24.2\", \"pandas\": \"1.5.3\", "
+                           "\"matplotlib\": \"3.6.3\", \"pytest\": \"7.2.1\"}\n", &v));
     STRCMP_EQUAL("1.5.3", v.pandas.c_str());
 }
 
@@ -485,6 +491,8 @@ TEST(Health, ProbeFailures) {
         R"J({"python": "3.11.2", "numpy": "1.24.2", "pandas": 1.5})J",
         R"J({"python": "3.11.2", "numpy": "1.24.2", "pandas": "  "})J",
         R"J({"python": "3.11.2", "numpy": null, "pandas": "1.5.3"})J",
+        R"J({"python": "3.11.2", "numpy": "1.24.2", "pandas": "1.5.3", "matplotlib": "3.6.3"})J",
+        R"J({"python": "3.11.2", "numpy": "1.24.2", "pandas": "1.5.3", "matplotlib": "", "pytest": "7.2.1"})J",
     };
     for (const char* text : bad) {
         ProbeVersions v;

@@ -1,0 +1,86 @@
+// The warm image (warm_image.h): the modules and their warm-ups.
+#include "runner/warm_image.h"
+
+namespace pyexec::runner {
+namespace {
+
+// A small figure drawn once: what the Agg renderer and the PNG writer
+// import and build lazily is done here rather than in every run that plots.
+// The fonts it opened are let go: an FT2Font holds its file open, the
+// program's set-up closes every descriptor it did not expect, and
+// matplotlib drops its font cache after a fork anyway (FreeType objects do
+// not survive one), so each run opens the font it draws with.
+constexpr const char* kMatplotlibWarmUp = R"PY(
+import gc, io, matplotlib.pyplot as _plt
+from matplotlib import font_manager as _fm
+_fig, _ax = _plt.subplots(figsize=(2, 2))
+_ax.plot([0, 1], [1, 0], label="a")
+_ax.set_title("t")
+_ax.set_xlabel("x")
+_ax.legend()
+_fig.savefig(io.BytesIO(), format="png")
+_plt.close("all")
+del _fig, _ax
+_fm._get_font.cache_clear()
+gc.collect()
+del gc, io, _plt, _fm
+)PY";
+
+// One pytest session on a small module (parametrised, a fixture, a skip, a
+// failed assertion), with the options of src/harness/exercise.py, so that
+// what pytest imports and builds lazily is in the zygote's pages. Its output
+// goes nowhere; what it leaves in sys.path and sys.modules is taken back.
+constexpr const char* kPytestWarmUp = R"PY(
+import os, sys, pytest
+_p = os.path.join(_pyexec_warm_dir, "test_pyexec_warmup.py")
+with open(_p, "w") as _f:
+    _f.write("import pytest\n"
+             "@pytest.mark.parametrize('a', [1, 2])\n"
+             "def test_a(a, capsys):\n"
+             "    print(a)\n"
+             "    assert capsys.readouterr().out == str(a) + '\\n'\n"
+             "@pytest.mark.skip(reason='r')\n"
+             "def test_s():\n"
+             "    pass\n"
+             "def test_f():\n"
+             "    assert [1, 2] == [1, 3]\n")
+_path, _saved = list(sys.path), [os.dup(1), os.dup(2)]
+_null = os.open(os.devnull, os.O_WRONLY)
+os.dup2(_null, 1)
+os.dup2(_null, 2)
+os.close(_null)
+_out, _err = sys.stdout, sys.stderr
+os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+try:
+    pytest.main([_p, "--rootdir", _pyexec_warm_dir, "--basetemp", os.path.join(_pyexec_warm_dir, "tmp"),
+                 "-p", "no:cacheprovider", "-p", "no:stepwise", "-p", "no:pastebin", "-p", "no:nose",
+                 "-p", "no:doctest", "-p", "no:junitxml", "-p", "no:faulthandler", "-p", "no:setuponly",
+                 "-p", "no:setupplan", "-p", "no:debugging", "--tb=short"])
+finally:
+    sys.stdout, sys.stderr = _out, _err
+    os.dup2(_saved[0], 1)
+    os.dup2(_saved[1], 2)
+    os.close(_saved[0])
+    os.close(_saved[1])
+    del os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"]
+    sys.path[:] = _path
+    sys.modules.pop("test_pyexec_warmup", None)
+del os, sys, pytest, _p, _f, _path, _saved, _out, _err
+)PY";
+
+// numpy and pandas are imported whole: a warm pandas exercise answers in
+// milliseconds. matplotlib.pyplot and pytest add about 32 MiB to each zygote
+// and to what each warm run's fork copies the page tables of, and save a
+// plot or a pytest exercise most of its CPU (README, Benchmarks).
+constexpr WarmModule kWarmImage[] = {
+    {"json"}, {"_json"}, {"traceback"}, {"linecache"}, {"io"}, {"atexit"},
+    {"numpy"}, {"pandas"},
+    {"matplotlib.pyplot", kMatplotlibWarmUp, "matplotlib"},
+    {"pytest", kPytestWarmUp, "pytest"},
+};
+
+}  // namespace
+
+std::span<const WarmModule> warmImage() { return kWarmImage; }
+
+}  // namespace pyexec::runner
