@@ -3,6 +3,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -237,6 +238,7 @@ void workerMain(Engine& engine, int listenFd, SharedState* shared, int slot) {
 // sandbox, so a scrape never waits behind a run; a peer gets at most
 // kMetricsReadMs to send its request head, so a stuck one cannot hold it.
 void metricsMain(const Settings& settings, int listenFd, SharedState* shared, int slot) {
+    ::prctl(PR_SET_NAME, "pyexec-metrics", 0, 0, 0);  // told apart from the workers in ps and by the tests
     installSignals();
     heartbeat::attach(&shared->heartbeatMs[slot]);
     constexpr int kMetricsReadMs = 2000;

@@ -8,6 +8,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+from openapi import OpenApi  # noqa: E402
 from service import Service  # noqa: E402
 
 svc = None
@@ -15,7 +16,8 @@ svc = None
 
 def setUpModule():
     global svc
-    svc = Service(workers=3)
+    # Every answer is checked against docs/openapi.yaml (tests/lib/openapi.py).
+    svc = Service(workers=3, check_answers=OpenApi().check)
 
 
 def tearDownModule():

@@ -175,8 +175,16 @@ class Service:
         return self._health
 
     def worker_pids(self):
-        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.pyexecd.pid)], capture_output=True, text=True)
-        return [int(p) for p in out.stdout.split()]
+        """The workers: the master's children but the metrics responder."""
+        out = subprocess.run(["ps", "-o", "pid=,comm=", "--ppid", str(self.pyexecd.pid)], capture_output=True,
+                             text=True)
+        return [int(line.split()[0]) for line in out.stdout.splitlines() if line.split()[1:] != ["pyexec-metrics"]]
+
+    def metrics_responder_pid(self):
+        out = subprocess.run(["ps", "-o", "pid=,comm=", "--ppid", str(self.pyexecd.pid)], capture_output=True,
+                             text=True)
+        pids = [int(line.split()[0]) for line in out.stdout.splitlines() if line.split()[1:] == ["pyexec-metrics"]]
+        return pids[0] if pids else None
 
     def stop(self):
         procs = [p for p in (self.nginx, self.pyexecd) if p is not None]
