@@ -6,9 +6,10 @@
 #   Several HOST:PORT: one upstream server each, with pyexec.conf's parameters.
 #   RATE_LIMIT=on turns the per-client limit on (tests of 429).
 # Settings from the environment (the tests'); unset, pyexec.conf's defaults:
-#   PYEXEC_METRICS=PATH|HOST:PORT|none  pyexecd's metrics socket; default: as
-#       pyexecd's --metrics-listen (beside a unix SOCKET; none with TCP, and
-#       then /metrics goes to the workers' socket)
+#   PYEXEC_METRICS=PATH|HOST:PORT[,HOST:PORT...]|none  pyexecd's metrics
+#       socket; default: as pyexecd's --metrics-listen (beside a unix SOCKET;
+#       none with TCP, and then /metrics goes to the workers' socket). Several:
+#       one per executor, served as /metrics/1, /metrics/2, ...
 #   PYEXEC_METRICS_ALLOW="ADDR|CIDR ..."  who may GET /metrics (default loopback)
 #   PYEXEC_TOKENS=FILE  bearer tokens required on /run (tools/nginx-tokens.sh)
 #   PYEXEC_ACCESS_LOG=FILE  one line per request: id, status, and each upstream
@@ -44,7 +45,30 @@ if [ "$metrics" = none ]; then
   sed -i -e "s|server unix:/run/pyexecd/pyexecd-metrics.sock;|server $(upstream_of "$first");|" \
          -e 's|fastcgi_pass pyexecd_metrics;|fastcgi_pass pyexecd;|' "$prefix/pyexec.conf"
 else
-  sed -i "s|server unix:/run/pyexecd/pyexecd-metrics.sock;|server $(upstream_of "$metrics");|" "$prefix/pyexec.conf"
+  # Several metrics sockets (one per executor): /metrics/1, /metrics/2, ...
+  # each from its own upstream, in the order given; one: /metrics.
+  list=
+  for m in $(echo "$metrics" | tr ',' ' '); do list="$list $(upstream_of "$m")"; done
+  awk -v list="$list" '
+    function flush(block, kind,    n, i, out, addr) {
+      n = split(list, addr, " ")
+      for (i = 1; i <= n; i++) {
+        out = block
+        sub(/unix:\/run\/pyexecd\/pyexecd-metrics\.sock/, addr[i], out)
+        if (n > 1) {
+          gsub(/pyexecd_metrics/, "pyexecd_metrics_" i, out)
+          sub(/location = \/metrics /, "location = /metrics/" i " ", out)
+        }
+        printf "%s", out
+      }
+    }
+    /^upstream pyexecd_metrics \{/ { kind = "u"; block = "" }
+    /^    location = \/metrics \{/ { kind = "l"; block = "" }
+    kind != "" { block = block $0 "\n"
+                 if ((kind == "u" && /^\}/) || (kind == "l" && /^    \}/)) { flush(block); kind = "" }
+                 next }
+    { print }' "$prefix/pyexec.conf" > "$prefix/pyexec.conf.new"
+  mv "$prefix/pyexec.conf.new" "$prefix/pyexec.conf"
 fi
 if [ -n "${PYEXEC_METRICS_ALLOW:-}" ]; then
   allow=$(for a in $PYEXEC_METRICS_ALLOW; do printf 'allow %s; ' "$a"; done)

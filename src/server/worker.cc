@@ -250,10 +250,11 @@ void metricsMain(const Settings& settings, int listenFd, SharedState* shared, in
         if (!waitForConnection(listenFd)) continue;
         if (!server.accept(&req, 0)) continue;  // GET: no body is read
         double t0 = clock::monotonicMs();
+        // This socket serves the metrics whatever the path: nginx may publish
+        // several executors' as /metrics/1, /metrics/2 (tools/nginx-conf.sh).
+        req.path = "/metrics";
         protocol::RequestLog log = logOf(req);
-        http::Response r = req.path == "/metrics"
-                               ? handleMetrics(req, shared)
-                               : simpleError(404, "not_found", "this socket serves GET /metrics only", req.requestId);
+        http::Response r = handleMetrics(req, shared);
         finish(server, r, log, t0, shared);
     }
     ::_exit(0);
