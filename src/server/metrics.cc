@@ -134,10 +134,8 @@ int setupStepIndex(std::string_view step) {
     return i >= 0 ? i : indexIn(kSetupSteps, "unknown");
 }
 
-void countAnswer(MetricsTable& m, std::string_view path, int httpStatus, double requestMs) {
-    int p = pathIndex(path);
-    if (httpStatus >= 100 && httpStatus < 600) m.answers[p][httpStatus].fetch_add(1, kRelaxed);
-    m.requestSeconds[p].observe(requestMs);
+void countAnswer(MetricsTable& m, std::string_view path, int httpStatus) {
+    if (httpStatus >= 100 && httpStatus < 600) m.answers[pathIndex(path)][httpStatus].fetch_add(1, kRelaxed);
 }
 
 void countRun(MetricsTable& m, std::string_view status, double wallMs) {
@@ -197,7 +195,7 @@ std::string renderMetrics(const MetricsTable& m, int workersTotal, int workersBu
     sample(out, "pyexec_start_time_seconds", "", seconds(static_cast<uint64_t>(m.startedUnixMs.load(kRelaxed)), 3));
     std::string build = readBuildInfo(m);
     if (!build.empty()) {
-        header(out, "pyexec_build_info", "gauge", "Versions /health reports (from its last probe run); always 1.");
+        header(out, "pyexec_build_info", "gauge", "Versions /health reports (from its last healthy probe run); always 1.");
         sample(out, "pyexec_build_info", build, "1");
     }
     return out;

@@ -65,7 +65,7 @@ int pathIndex(std::string_view path);         // "other" for any path not listed
 int setupStepIndex(std::string_view step);    // "unknown" for any step not listed
 
 // Counting, from any process that maps the table.
-void countAnswer(MetricsTable& m, std::string_view path, int httpStatus, double requestMs);
+void countAnswer(MetricsTable& m, std::string_view path, int httpStatus);  // requestSeconds: by the caller
 void countRun(MetricsTable& m, std::string_view status, double wallMs);
 void countSetupFailure(MetricsTable& m, std::string_view step);
 

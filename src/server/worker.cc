@@ -82,7 +82,9 @@ http::Response handleRun(Engine& engine, const http::Request& req, protocol::Req
     return r;
 }
 
-// pyexec_build_info's labels: the versions a healthy probe read.
+// pyexec_build_info's labels: the versions a healthy probe read. Only /health
+// runs that probe (a sandboxed run, never on another request's path), so the
+// metric appears with the first healthy /health (GET or HEAD).
 void publishVersions(const protocol::HealthInfo& info, SharedState* shared) {
     publishBuildInfo(shared->metrics, {info.version, info.schemaVersion, info.versions.python, info.versions.numpy,
                                        info.versions.pandas});
@@ -119,12 +121,15 @@ http::Response handleMetrics(const http::Request& req, SharedState* shared) {
     return r;
 }
 
-// Answers, logs and counts (metrics.h) one request.
+// Answers, logs and counts (metrics.h) one request. The answer is counted
+// before it goes out, so a client that has it sees it in the next scrape;
+// its duration, once it is out.
 void finish(http::Server& server, http::Response& r, protocol::RequestLog& log, double t0, SharedState* shared) {
     r.headers.emplace_back("X-Request-Id", log.requestId);
+    countAnswer(shared->metrics, log.path, r.status);
     server.respond(r);
     double ms = clock::monotonicMs() - t0;
-    countAnswer(shared->metrics, log.path, r.status, ms);
+    shared->metrics.requestSeconds[pathIndex(log.path)].observe(ms);
     log.httpStatus = r.status;
     if (log.wallMs < 0) log.wallMs = ms;
     log::line(protocol::buildLogLine(log));
@@ -170,14 +175,6 @@ void installSignals() {
     sigprocmask(SIG_SETMASK, &all, nullptr);
 }
 
-// pyexec_build_info needs the versions /health reads in a sandboxed probe
-// run. Worker slot 0 runs that probe once its runs are warm, before its first
-// request, so that the metrics have them without waiting for a /health.
-void probeVersions(Engine& engine, SharedState* shared) {
-    auto info = engine.health(shared->total.load(), shared->busyCount());
-    if (info.healthy) publishVersions(info, shared);
-}
-
 // Before waiting for a connection: sets up the next sandbox if there is
 // none. In warm mode that waits for the zygote (a second or two after the
 // worker started), unless a request comes first.
@@ -216,11 +213,9 @@ void workerMain(Engine& engine, int listenFd, SharedState* shared, int slot) {
                               engine.settings().readTimeoutMs};
     http::Server server(listenFd, std::move(policy));
     http::Request req;
-    bool probed = slot != 0;
     int zygoteRestarts = 0;
     while (!gStop) {
         prepareWhileIdle(engine, listenFd);
-        if (!probed && !gStop && !engine.zygoteStarting()) probed = (probeVersions(engine, shared), true);
         engine.idle();  // teardowns that had to wait
         // Counted here, between requests, where restarts happen (engine.cc).
         shared->metrics.zygoteRestarts.fetch_add(static_cast<uint64_t>(engine.zygoteRestarts() - zygoteRestarts));

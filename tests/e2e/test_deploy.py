@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 import yaml
@@ -107,8 +108,25 @@ def wrapper(tmp, caps):
     return path
 
 
+def cpu_of_runs(master):
+    """CPU seconds used so far by the processes in the master's run cgroups."""
+    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cgroup") as f:
+                if f"/pyexec-{master}/run-" not in f.read():
+                    continue
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(") ", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
+
+
 def serves(binary, mode):
-    """Whether pyexecd serves: starts, runs a program, ends one at its timeout, and is healthy."""
+    """Whether pyexecd serves: starts, runs a program, ends one at its timeout
+    (and nothing of it keeps running), and is healthy."""
     try:
         svc = Service(workers=1, mode=mode, binary=binary)
     except RuntimeError as e:
@@ -120,6 +138,13 @@ def serves(binary, mode):
         status, _, body = svc.request("POST", "/run", {"code": "while True: pass", "timeoutMs": 300}, timeout=20)
         if (status, json.loads(body).get("status")) != (200, "timeout"):
             return False, f"timeout run: {status} {body[:300]!r}"
+        # Its answer is not enough: the spinning program must be gone too (S5).
+        time.sleep(3)
+        spent = cpu_of_runs(svc.pyexecd.pid)
+        time.sleep(2)
+        spent = cpu_of_runs(svc.pyexecd.pid) - spent
+        if spent > 0.05:  # a prepared sandbox waits for its request and spends nothing
+            return False, f"the timed-out program still runs: {spent:.2f} s of CPU in 2 s"
         status, _, body = svc.request("GET", "/health", timeout=20)
         if status != 200 or json.loads(body)["sandbox"]["mode"] != mode:
             return False, f"health: {status} {body[:300]!r}"

@@ -28,6 +28,7 @@ import unittest
 import http.client
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import fastcgi  # noqa: E402
 from service import PYEXECD, ROOT, free_port  # noqa: E402
 
 RATE = 6            # requests per second, within what one executor's two workers carry here
@@ -110,6 +111,8 @@ class Executor:
 
 class TwoExecutors(unittest.TestCase):
     def setUp(self):
+        self.addCleanup(self.cleanUp)  # also when setUp fails, unlike tearDown
+        self.nginx = None
         self.state = tempfile.mkdtemp(prefix="pyexec-scaling-", dir="/run")
         os.chmod(self.state, 0o755)
         self.a = Executor("a", 60000, self.state)
@@ -122,7 +125,6 @@ class TwoExecutors(unittest.TestCase):
         subprocess.check_call([os.path.join(ROOT, "tools", "nginx-conf.sh"), self.prefix, str(self.port),
                                f"{self.a.addr},{self.b.addr}"], env=env, stdout=subprocess.DEVNULL)
         self.nginx_log = open(os.path.join(self.state, "nginx.log"), "wb")
-        self.nginx = None
         for e in (self.a, self.b):
             e.start()
         self.nginx = subprocess.Popen(["nginx", "-p", self.prefix, "-c", os.path.join(self.prefix, "nginx.conf"),
@@ -130,29 +132,36 @@ class TwoExecutors(unittest.TestCase):
         deadline = time.time() + 20
         while not port_open(self.port) and time.time() < deadline:
             time.sleep(0.05)
-        for e, n in ((self.a, 1), (self.b, 2)):
-            self.wait_ready(e, n)
+        for e in (self.a, self.b):
+            self.wait_ready(e)
 
-    def tearDown(self):
+    def cleanUp(self):
         if self.nginx:
             self.nginx.send_signal(signal.SIGTERM)
             self.nginx.wait(timeout=30)
-        self.nginx_log.close()
-        for e in (self.a, self.b):
-            e.stop()
+        if getattr(self, "nginx_log", None):
+            self.nginx_log.close()
+        for e in (getattr(self, "a", None), getattr(self, "b", None)):
+            if e is not None:
+                e.stop()
         shutil.rmtree(self.state, ignore_errors=True)
 
-    def wait_ready(self, executor, n, seconds=90):
-        """Its workers are warm: slot 0's probe (run once its zygote is ready)
-        has published the versions, read through nginx's /metrics/n."""
+    def wait_ready(self, executor, seconds=90):
+        """Its workers are warm: its own /health (FastCGI, straight to its
+        port: through nginx it could be the other's) says so."""
         deadline = time.time() + seconds
         while time.time() < deadline:
             if executor.proc.poll() is not None:
                 self.fail(f"executor {executor.name} exited: {open(executor.logs[-1], 'rb').read()[-2000:]!r}")
-            status, body = self.get(f"/metrics/{n}")
-            if status == 200 and "pyexec_build_info{" in body:
-                return
-            time.sleep(0.1)
+            try:
+                with socket.create_connection(("127.0.0.1", executor.port), timeout=30) as sock:
+                    sock.sendall(fastcgi.head("GET", "/health") + fastcgi.stdin_records(b""))
+                    answer = fastcgi.read_response(sock)
+                if answer and answer[0] == 200 and json.loads(answer[1])["sandbox"]["mode"] == "warm":
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
         self.fail(f"executor {executor.name} not ready after {seconds}s")
 
     def get(self, path):
@@ -218,7 +227,7 @@ class TwoExecutors(unittest.TestCase):
                 restarted.set()
                 marks["restart"] = now
                 self.a.start()
-                threading.Thread(target=lambda: (self.wait_ready(self.a, 1),
+                threading.Thread(target=lambda: (self.wait_ready(self.a),
                                                  marks.__setitem__("ready", time.monotonic() - t0))).start()
             target = i / RATE
             if now < target:
