@@ -9,6 +9,8 @@
 # The environment can point it elsewhere (tests/e2e/test_entrypoint.py runs
 # it outside a container): PYEXECD (the binary), PYEXEC_SOCKET_DIR,
 # PYEXEC_NGINX_ARGS (added to `nginx`), PYEXEC_REMOUNT_CGROUP=no.
+# PYEXEC_NGINX=no runs pyexecd alone, an executor behind another host's
+# nginx (deploy/docker-compose.yml): give it --listen HOST:PORT.
 set -eu
 pyexecd_bin=${PYEXECD:-/usr/local/bin/pyexecd}
 socket_dir=${PYEXEC_SOCKET_DIR:-/run/pyexecd}
@@ -19,6 +21,10 @@ mkdir -p "$socket_dir"
 # (A no-op when it is writable already; pyexecd says so if it is not.)
 if [ "${PYEXEC_REMOUNT_CGROUP:-yes}" = yes ]; then
   mount -o remount,rw /sys/fs/cgroup 2>/dev/null || true
+fi
+
+if [ "${PYEXEC_NGINX:-yes}" = no ]; then
+  exec "$pyexecd_bin" serve "$@"  # tini hands it docker stop's SIGTERM
 fi
 
 stopping=

@@ -201,6 +201,8 @@ Error setupFailure(const ChildReport& r) {
                      {}, r.value);
 }
 
+const char* stepOf(const ChildReport& r) { return sandbox::stepName(static_cast<sandbox::Step>(r.step)); }
+
 // Whether a prepared sandbox is whole: its init and its program (the only
 // processes in its cgroup, `pids`, until the request) alive, running (not
 // stopped or traced) and not exiting.
@@ -271,10 +273,10 @@ Result<std::unique_ptr<LiveSandbox>> Runner::setUp() {
     auto sb = std::make_unique<LiveSandbox>();
     double t0 = clock::monotonicMs();
     auto cg = cgroups_.createRun(std::to_string(::getpid()) + "-" + std::to_string(++runCounter_), config_.cgroup);
-    if (!cg) return cg.error();
+    if (!cg) return failAt("cgroup", cg.error());
     sb->cgroup = std::move(cg.value());
     auto io = makeRunIo();
-    if (!io) return io.error();
+    if (!io) return failAt("pipes", io.error());
     sb->io = std::move(io.value());
     sb->timing.cgroupMs = clock::monotonicMs() - t0;
 
@@ -289,7 +291,7 @@ Result<std::unique_ptr<LiveSandbox>> Runner::setUp() {
         sandbox::Program idle;
         idle.idle = true;
         auto init = sandbox::spawn(config_, placement, sandbox::ChildIo{}, idle, limits_.cpuSeconds);
-        if (!init) return init.error();
+        if (!init) return failAt("clone", init.error());
         sb->launched = std::move(init.value());
         reaper_.expect(sb->launched.initPid);
         if (Status s = waitReady(*sb); !s) {
@@ -317,7 +319,7 @@ Result<std::unique_ptr<LiveSandbox>> Runner::setUp() {
         if (!program) {
             retire(std::move(sb));
             if (!zygote_->ready()) return setUp();  // the zygote is gone: cold instead
-            return program.error();
+            return failAt("zygote", program.error());
         }
         r.closeChildEnds();
         return sb;
@@ -332,7 +334,7 @@ Result<std::unique_ptr<LiveSandbox>> Runner::setUp() {
         sandbox::Program program{argv, const_cast<char* const*>(kSandboxEnv), nullptr};
         launched = sandbox::spawn(config_, placement, childIo, program, limits_.cpuSeconds);
     }
-    if (!launched) return launched.error();
+    if (!launched) return failAt("clone", launched.error());
     sb->launched = std::move(launched.value());
     reaper_.expect(sb->launched.initPid);
     sb->timing.cloneMs = sb->launched.cloneMs;
@@ -345,16 +347,16 @@ Status Runner::waitReady(LiveSandbox& sb) {
     double deadline = clock::monotonicMs() + kSetupTimeoutMs;
     for (;;) {
         sb.readReports();
-        if (sb.failed) return setupFailure(sb.failure);
+        if (sb.failed) return failAt(stepOf(sb.failure), setupFailure(sb.failure));
         if (sb.ready) return (sb.phase = LiveSandbox::Phase::kReady, okStatus());
         if (sb.checkInitGone()) {
             sb.readReports();
-            if (sb.failed) return setupFailure(sb.failure);
+            if (sb.failed) return failAt(stepOf(sb.failure), setupFailure(sb.failure));
             if (sb.ready) return (sb.phase = LiveSandbox::Phase::kReady, okStatus());
-            return makeError(ErrorKind::kSandboxUnavailable, "the sandbox init died during its set-up");
+            return failAt("init", makeError(ErrorKind::kSandboxUnavailable, "the sandbox init died during its set-up"));
         }
         double left = deadline - clock::monotonicMs();
-        if (left <= 0) return makeError(ErrorKind::kSandboxUnavailable, "the sandbox set-up took over 10 s");
+        if (left <= 0) return failAt("init", makeError(ErrorKind::kSandboxUnavailable, "the sandbox set-up took over 10 s"));
         // The init's pidfd first: once the report pipe is at EOF only it can wake us.
         pollfd fds[2] = {{sb.launched.pidfd.get(), POLLIN, 0}, {sb.launched.report.get(), POLLIN, 0}};
         ::poll(fds, sb.reportEof ? 1 : 2, std::min(static_cast<int>(left) + 1, heartbeat::kMaxWaitMs));
@@ -364,6 +366,7 @@ Status Runner::waitReady(LiveSandbox& sb) {
 
 Result<protocol::RunOutcome> Runner::run(const RunSpec& spec) {
     retire(std::move(last_));  // when the caller did not call afterRun()
+    failedStep_ = "";
     std::unique_ptr<LiveSandbox> sb = std::move(next_);
     Status ready = okStatus();
     std::vector<pid_t> pids;  // read once: the request path
@@ -379,6 +382,7 @@ Result<protocol::RunOutcome> Runner::run(const RunSpec& spec) {
         if (!ready) {  // its zygote died, say: set one up now instead
             log::warn("prepared sandbox unusable (" + ready.error().message + "); setting one up");
             retire(std::move(sb));
+            failedStep_ = "";
         }
     }
     if (!sb) {
@@ -429,7 +433,7 @@ Result<protocol::RunOutcome> Runner::run(const RunSpec& spec) {
     ChildReport failure = sb->failure;
     fillOutcome(*sb, w, usage, &out);
     last_ = std::move(sb);
-    if (failed) return setupFailure(failure);
+    if (failed) return failAt(stepOf(failure), setupFailure(failure));
     return out;
 }
 

@@ -80,6 +80,10 @@ public:
     void idle();
 
     const SetupTiming& lastTiming() const { return timing_; }
+    // Where the last run() that failed with kSandboxUnavailable failed: an
+    // init's step (sandbox::stepName), or the worker's own "cgroup",
+    // "pipes", "clone", "init" (died or took too long) or "zygote".
+    const char* lastFailedStep() const { return failedStep_; }
     // Warm mode: runs fork this zygote's interpreter once it is ready.
     void attachZygote(Zygote* zygote) { zygote_ = zygote; }
     bool lastRunWarm() const { return lastWarm_; }
@@ -90,6 +94,7 @@ private:
     Status waitReady(LiveSandbox& sandbox);
     void retire(std::unique_ptr<LiveSandbox> sandbox);
     bool finishTeardown(LiveSandbox& sandbox, int waitMs);
+    Error failAt(const char* step, Error error) { return (failedStep_ = step, std::move(error)); }
 
     const sandbox::SandboxConfig& config_;
     sandbox::CgroupManager& cgroups_;
@@ -99,6 +104,7 @@ private:
     Zygote* zygote_ = nullptr;
     bool lastWarm_ = false;
     bool lastPrepared_ = false;
+    const char* failedStep_ = "";
     std::unique_ptr<LiveSandbox> next_;  // prepared, waiting for a request
     std::unique_ptr<LiveSandbox> last_;  // answered, to be torn down
     std::vector<std::unique_ptr<LiveSandbox>> dying_;  // killed; init not reaped yet

@@ -239,6 +239,7 @@ void Engine::startWarm(int closeFd, int waitMs) {
 void Engine::restartBrokenZygote() {
     if (!zygote_ || !zygote_->broken() || clock::monotonicMs() - zygoteStartedMs_ < 5000) return;
     log::warn("restarting the warm zygote");
+    ++zygoteRestarts_;
     startWarm(warmCloseFd_, 0);
 }
 

@@ -54,6 +54,10 @@ public:
     // whether its sandbox was set up before the request.
     const char* lastSandbox() const;
     const runner::SetupTiming& lastTiming() const { return runner_->lastTiming(); }
+    // Where the last run that failed with kSandboxUnavailable failed (runner.h).
+    const char* lastFailedStep() const { return runner_->lastFailedStep(); }
+    // Warm zygotes this worker replaced (died, or stopped answering).
+    int zygoteRestarts() const { return zygoteRestarts_; }
 
     // The /health facts, from a real sandboxed probe run; cached for 2 s.
     protocol::HealthInfo health(int workersTotal, int workersBusy);
@@ -88,6 +92,7 @@ private:
     UniqueFd selfCopy_;  // warm mode: pyexecd's executable, which zygotes are executed from
     int warmCloseFd_ = -1;
     double zygoteStartedMs_ = 0;
+    int zygoteRestarts_ = 0;
     void restartBrokenZygote();
     std::string netnsMode_;  // "shared" or "per-run", as applied
     protocol::HealthInfo cachedHealth_;

@@ -33,8 +33,10 @@ struct WorkerSlot {
 
 class Master {
 public:
-    Master(std::unique_ptr<Engine> engine, UniqueFd listenFd, SharedState* shared, std::vector<std::string> args)
-        : engine_(std::move(engine)), listen_(std::move(listenFd)), shared_(shared), args_(std::move(args)) {}
+    Master(std::unique_ptr<Engine> engine, UniqueFd listenFd, UniqueFd metricsFd, SharedState* shared,
+           std::vector<std::string> args)
+        : engine_(std::move(engine)), listen_(std::move(listenFd)), metrics_(std::move(metricsFd)), shared_(shared),
+          args_(std::move(args)) {}
     int run();
 
 private:
@@ -46,9 +48,12 @@ private:
     void retireNext();
     void stop();
     int slotOf(pid_t pid) const;
+    bool isMetricsSlot(int slot) const { return metrics_.valid() && slot == static_cast<int>(slots_.size()) - 1; }
+    void countRestart(const WorkerSlot& s, int status);
 
     std::unique_ptr<Engine> engine_;
     UniqueFd listen_;
+    UniqueFd metrics_;  // the metrics responder's socket; invalid with --metrics-listen none
     SharedState* shared_;
     std::vector<std::string> args_;
     std::vector<WorkerSlot> slots_;
@@ -66,6 +71,11 @@ void Master::spawn(int slot) {
         // it): a SIGKILLed master must not leave workers serving a socket
         // that a restarted master replaces, or killing their runs later.
         if (::prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0 || ::getppid() != master) ::_exit(1);
+        if (isMetricsSlot(slot)) {
+            listen_.reset();  // it serves /metrics only
+            metricsMain(engine_->settings(), metrics_.get(), shared_, slot);
+        }
+        metrics_.reset();
         workerMain(*engine_, listen_.get(), shared_, slot);
     }
     WorkerSlot& s = slots_[static_cast<size_t>(slot)];
@@ -79,7 +89,8 @@ void Master::spawn(int slot) {
     s.startedMs = clock::monotonicMs();
     s.generation = generation_;
     shared_->busy[slot].store(0);
-    log::info("worker " + std::to_string(pid) + " started in slot " + std::to_string(slot));
+    log::info(std::string(isMetricsSlot(slot) ? "metrics responder " : "worker ") + std::to_string(pid) +
+              " started in slot " + std::to_string(slot));
 }
 
 int Master::slotOf(pid_t pid) const {
@@ -97,6 +108,7 @@ void Master::reap() {
         WorkerSlot& s = slots_[static_cast<size_t>(slot)];
         bool expected = stopping_ || pid == retiring_;
         engine_->cleanUpAfterWorker(pid);  // a run it was in the middle of, if any
+        if (!expected && !isMetricsSlot(slot)) countRestart(s, status);
         if (!expected) {
             log::warn("worker " + std::to_string(pid) + " died (" +
                       (WIFSIGNALED(status) ? std::string("signal ") + strsignal(WTERMSIG(status))
@@ -110,6 +122,12 @@ void Master::reap() {
         shared_->busy[slot].store(0);
         if (pid == retiring_) retiring_ = 0;
     }
+}
+
+// pyexec_worker_restarts_total, by why the worker went.
+void Master::countRestart(const WorkerSlot& s, int status) {
+    int reason = s.killedSilent ? 2 : WIFSIGNALED(status) ? 1 : 0;  // kRestartReasons
+    shared_->metrics.workerRestarts[reason].fetch_add(1, std::memory_order_relaxed);
 }
 
 // The watchdog: a worker whose heartbeat stopped is stuck where no wait is
@@ -142,7 +160,10 @@ void Master::reload() {
         log::error("reload: " + settings.error().message + "; keeping the current settings");
         return;
     }
-    settings.value().workers = static_cast<int>(slots_.size());  // the socket and slots stay
+    // The sockets and slots stay.
+    settings.value().workers = shared_->total.load();
+    settings.value().listen = engine_->settings().listen;
+    settings.value().metricsListen = engine_->settings().metricsListen;
     auto engine = Engine::create(settings.value(), engine_.get());
     if (!engine) {
         log::error("reload: " + engine.error().message + "; keeping the current settings");
@@ -167,6 +188,7 @@ void Master::retireNext() {
 void Master::stop() {
     stopping_ = true;
     listen_.reset();
+    metrics_.reset();
     for (auto& s : slots_)
         if (s.pid > 0) ::kill(s.pid, SIGTERM);
     double deadline = clock::monotonicMs() + engine_->settings().graceMs;
@@ -178,8 +200,8 @@ void Master::stop() {
         ::usleep(20000);
         reap();
     }
-    const std::string& spec = engine_->settings().listen;
-    if (spec.find('/') != std::string::npos) ::unlink(spec.c_str());
+    for (const std::string& spec : {engine_->settings().listen, engine_->settings().metricsListen})
+        if (spec.find('/') != std::string::npos) ::unlink(spec.c_str());
     engine_->shutdown();
     log::info("stopped");
 }
@@ -189,10 +211,13 @@ int Master::run() {
     sigemptyset(&set);
     for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP}) sigaddset(&set, s);
     UniqueFd sfd(::signalfd(-1, &set, SFD_CLOEXEC));
-    slots_.resize(static_cast<size_t>(engine_->settings().workers));
-    shared_->total.store(static_cast<int>(slots_.size()));
+    int workers = engine_->settings().workers;
+    slots_.resize(static_cast<size_t>(workers + (metrics_.valid() ? 1 : 0)));
+    shared_->total.store(workers);
+    shared_->metrics.startedUnixMs.store(static_cast<int64_t>(clock::wallMs()));
     for (size_t i = 0; i < slots_.size(); ++i) spawn(static_cast<int>(i));
-    log::info("listening on " + engine_->settings().listen);
+    log::info("listening on " + engine_->settings().listen + "; /metrics on " +
+              (metrics_.valid() ? engine_->settings().metricsListen : "the workers' socket only"));
     for (;;) {
         pollfd p{sfd.get(), POLLIN, 0};
         ::poll(&p, 1, 100);
@@ -238,12 +263,22 @@ int serve(const std::vector<std::string>& args) {
         engine.value()->shutdown();
         return 1;
     }
+    UniqueFd metricsFd;
+    if (settings.value().metricsListen != "none") {
+        auto m = http::listen(settings.value().metricsListen, settings.value().socketGroup);
+        if (!m) {
+            log::error("cannot start: " + m.error().message);
+            engine.value()->shutdown();
+            return 1;
+        }
+        metricsFd = std::move(m.value());
+    }
     SharedState* shared = mapSharedState();
     if (shared == nullptr) {
         log::error("cannot map shared state");
         return 1;
     }
-    Master master(std::move(engine.value()), std::move(fd.value()), shared, args);
+    Master master(std::move(engine.value()), std::move(fd.value()), std::move(metricsFd), shared, args);
     return master.run();
 }
 

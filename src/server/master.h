@@ -15,6 +15,11 @@
 //                  (shared table) is older than --watchdog-ms is SIGKILLed and
 //                  respawned. Workers die with the master (PR_SET_PDEATHSIG),
 //                  their zygotes and sandboxes with them.
+//   metrics        (root) one more child in the slot after the workers',
+//   responder      respawned and watched like them: answers GET /metrics on
+//                  --metrics-listen from the shared table (metrics.h), runs
+//                  no sandbox, so a scrape never waits for a busy worker. The
+//                  master counts worker restarts there (by reason).
 //   worker (root)  one request at a time (worker.cc); each run's program lives
 //                  in its own sandbox (sandbox/launcher.h) as its slot's uid
 //                  (60000 + slot by default: no two concurrent runs share one).

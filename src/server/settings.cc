@@ -57,6 +57,9 @@ Setter text(std::string Settings::*field) {
 // leak by a test's allocation checks.
 const std::map<std::string, Option> kOptions = {
         {"listen", {"PATH|HOST:PORT  FastCGI socket (default /run/pyexecd/pyexecd.sock)", text(&Settings::listen)}},
+        {"metrics-listen", {"PATH|HOST:PORT|none  FastCGI socket for GET /metrics alone, answered by a\n"
+                            "      process that never runs a sandbox (default: pyexecd-metrics.sock beside a\n"
+                            "      unix --listen socket; none for TCP)", text(&Settings::metricsListen)}},
         {"allow-from", {"LIST  FastCGI over TCP: the peers served, addresses or CIDR blocks\n"
                         "      (e.g. \"10.0.0.5, fd00::/8\"; default: loopback only)", text(&Settings::allowFrom)}},
         {"read-timeout-ms", {"N  a request's FastCGI head and body must arrive within N ms (default 10000)", number(&Settings::readTimeoutMs, 100, 600000)}},
@@ -168,6 +171,10 @@ Result<Settings> parseSettings(const std::vector<std::string>& args) {
     for (auto& [k, v] : given)
         if (Status st = apply(s, k, v); !st) return st.error();
     if (s.seccompProfile.empty()) s.seccompProfile = defaultProfilePath();
+    if (s.metricsListen.empty()) s.metricsListen = defaultMetricsListen(s.listen);
+    if (s.metricsListen == s.listen) {
+        return makeError(ErrorKind::kConfig, "--metrics-listen must differ from --listen", "metrics-listen");
+    }
     // 2 x cores, within the slots of the shared table.
     if (s.workers == 0) s.workers = std::clamp(2 * static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN)), 1, kMaxWorkers);
     if (static_cast<uint64_t>(s.uid) + static_cast<uint64_t>(s.workers) > 4294967295ull ||
@@ -188,6 +195,13 @@ Result<Settings> parseSettings(const std::vector<std::string>& args) {
         return makeError(ErrorKind::kConfig, "--cgroup must be v1 or v2", "cgroup");
     }
     return s;
+}
+
+std::string defaultMetricsListen(const std::string& listen) {
+    if (listen.find('/') == std::string::npos) return "none";
+    std::string base = listen;
+    if (base.size() > 5 && base.compare(base.size() - 5, 5, ".sock") == 0) base.resize(base.size() - 5);
+    return base + "-metrics.sock";
 }
 
 std::string settingsHelp() {

@@ -14,6 +14,10 @@ namespace pyexec::server {
 struct Settings {
     std::string listen = "/run/pyexecd/pyexecd.sock";  // unix socket path or HOST:PORT
     std::string socketGroup;                            // group allowed to connect (nginx's)
+    // The metrics responder's FastCGI socket (GET /metrics, never behind a
+    // busy worker), or "none". Default: beside a unix --listen socket
+    // ("pyexecd.sock" -> "pyexecd-metrics.sock"); none for TCP.
+    std::string metricsListen;
     std::string allowFrom;        // TCP peers served (http/peers.h); empty: loopback only
     int readTimeoutMs = 10000;    // a request's FastCGI head and body must arrive within this
     int workers = 0;                                    // 0: 2 × cores
@@ -55,6 +59,9 @@ Result<Settings> parseSettings(const std::vector<std::string>& args);
 
 // The help text of every option.
 std::string settingsHelp();
+
+// The default --metrics-listen for a --listen spec (see Settings).
+std::string defaultMetricsListen(const std::string& listen);
 
 // The default profile, found from the running binary's folder: a checkout's
 // build/../seccomp-profiles/, then `make install`'s ../share/pyexec/

@@ -3,9 +3,11 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <new>
 #include <string>
 
@@ -38,7 +40,7 @@ http::Response simpleError(int status, const char* code, const std::string& mess
     return r;
 }
 
-http::Response handleRun(Engine& engine, const http::Request& req, protocol::RequestLog& log) {
+http::Response handleRun(Engine& engine, const http::Request& req, protocol::RequestLog& log, MetricsTable& metrics) {
     if (req.method != "POST") {
         auto r = simpleError(405, "method_not_allowed", "/run accepts POST only", req.requestId);
         r.headers.emplace_back("Allow", "POST");
@@ -66,6 +68,7 @@ http::Response handleRun(Engine& engine, const http::Request& req, protocol::Req
     log.sandbox = engine.lastSandbox();
     if (!outcome) {
         log::error("request " + req.requestId + ": " + outcome.error().message);
+        if (outcome.error().kind == ErrorKind::kSandboxUnavailable) countSetupFailure(metrics, engine.lastFailedStep());
         return errorResponse(outcome.error().kind, outcome.error(), req.requestId);
     }
     auto answer = protocol::buildRunAnswer(parsed.value(), outcome.value(), req.requestId, &records);
@@ -73,9 +76,18 @@ http::Response handleRun(Engine& engine, const http::Request& req, protocol::Req
     log.wallMs = outcome.value().wallMs;
     log.cpuMs = outcome.value().cpuMs;
     log.memoryPeakBytes = outcome.value().memoryPeakBytes;
+    countRun(metrics, answer.status, outcome.value().wallMs);
     http::Response r;
     r.body = std::move(answer.body);
     return r;
+}
+
+// pyexec_build_info's labels: the versions a healthy probe read. Only /health
+// runs that probe (a sandboxed run, never on another request's path), so the
+// metric appears with the first healthy /health (GET or HEAD).
+void publishVersions(const protocol::HealthInfo& info, SharedState* shared) {
+    publishBuildInfo(shared->metrics, {info.version, info.schemaVersion, info.versions.python, info.versions.numpy,
+                                       info.versions.pandas});
 }
 
 http::Response handleHealth(Engine& engine, const http::Request& req, SharedState* shared) {
@@ -85,6 +97,7 @@ http::Response handleHealth(Engine& engine, const http::Request& req, SharedStat
         return r;
     }
     auto info = engine.health(shared->total.load(), shared->busyCount());
+    if (info.healthy) publishVersions(info, shared);
     http::Response r;
     r.status = info.healthy ? 200 : 503;
     r.body = protocol::buildHealthBody(info, req.requestId);
@@ -93,27 +106,73 @@ http::Response handleHealth(Engine& engine, const http::Request& req, SharedStat
     return r;
 }
 
-// The whole life of a request: route, validate, run, judge, answer, log.
-void handleRequest(Engine& engine, http::Server& server, const http::Request& req, SharedState* shared) {
-    double t0 = clock::monotonicMs();
+// GET /metrics from the shared table: no sandbox, nothing to wait for.
+http::Response handleMetrics(const http::Request& req, SharedState* shared) {
+    if (req.method != "GET" && req.method != "HEAD") {
+        auto r = simpleError(405, "method_not_allowed", "/metrics accepts GET and HEAD only", req.requestId);
+        r.headers.emplace_back("Allow", "GET, HEAD");
+        return r;
+    }
+    http::Response r;
+    r.body = renderMetrics(shared->metrics, shared->total.load(), shared->busyCount());
+    r.omitBody = req.method == "HEAD";
+    r.headers.emplace_back("Content-Type", kMetricsContentType);
+    r.headers.emplace_back("Cache-Control", "no-store");
+    return r;
+}
+
+// Answers, logs and counts (metrics.h) one request. The answer is counted
+// before it goes out, so a client that has it sees it in the next scrape;
+// its duration, once it is out.
+void finish(http::Server& server, http::Response& r, protocol::RequestLog& log, double t0, SharedState* shared) {
+    r.headers.emplace_back("X-Request-Id", log.requestId);
+    countAnswer(shared->metrics, log.path, r.status);
+    server.respond(r);
+    double ms = clock::monotonicMs() - t0;
+    shared->metrics.requestSeconds[pathIndex(log.path)].observe(ms);
+    log.httpStatus = r.status;
+    if (log.wallMs < 0) log.wallMs = ms;
+    log::line(protocol::buildLogLine(log));
+}
+
+protocol::RequestLog logOf(const http::Request& req) {
     protocol::RequestLog log;
     log.requestId = req.requestId;
     log.method = req.method;
     log.path = req.path;
+    return log;
+}
+
+// The whole life of a request: route, validate, run, judge, answer, log.
+void handleRequest(Engine& engine, http::Server& server, const http::Request& req, SharedState* shared) {
+    double t0 = clock::monotonicMs();
+    // nginx stamps the request ($msec); a wait of a minute or more is another host's clock.
+    if (req.queuedMs > 0 && req.queuedMs < 60000) shared->metrics.queueSeconds.observe(req.queuedMs);
+    protocol::RequestLog log = logOf(req);
     http::Response r;
     if (req.path == "/run") {
-        r = handleRun(engine, req, log);
+        r = handleRun(engine, req, log, shared->metrics);
     } else if (req.path == "/health") {
         r = handleHealth(engine, req, shared);
+    } else if (req.path == "/metrics") {
+        r = handleMetrics(req, shared);
     } else {
         r = simpleError(404, "not_found", "no such path; use POST /run or GET /health", req.requestId);
     }
-    r.headers.emplace_back("X-Request-Id", req.requestId);
-    server.respond(r);
-    log.httpStatus = r.status;
-    if (log.wallMs < 0) log.wallMs = clock::monotonicMs() - t0;
-    log::line(protocol::buildLogLine(log));
+    finish(server, r, log, t0, shared);
     engine.afterRequest();  // the answer is out: tear down, set up the next sandbox
+}
+
+void installSignals() {
+    struct sigaction sa{};
+    sa.sa_handler = onTerm;  // no SA_RESTART: a blocked accept returns at once
+    sigaction(SIGTERM, &sa, nullptr);
+    sigaction(SIGINT, &sa, nullptr);
+    signal(SIGHUP, SIG_IGN);
+    signal(SIGPIPE, SIG_IGN);
+    sigset_t all;
+    sigemptyset(&all);
+    sigprocmask(SIG_SETMASK, &all, nullptr);
 }
 
 // Before waiting for a connection: sets up the next sandbox if there is
@@ -145,15 +204,7 @@ SharedState* mapSharedState() {
 }
 
 void workerMain(Engine& engine, int listenFd, SharedState* shared, int slot) {
-    struct sigaction sa{};
-    sa.sa_handler = onTerm;  // no SA_RESTART: a blocked accept returns at once
-    sigaction(SIGTERM, &sa, nullptr);
-    sigaction(SIGINT, &sa, nullptr);
-    signal(SIGHUP, SIG_IGN);
-    signal(SIGPIPE, SIG_IGN);
-    sigset_t all;
-    sigemptyset(&all);
-    sigprocmask(SIG_SETMASK, &all, nullptr);
+    installSignals();
     heartbeat::attach(&shared->heartbeatMs[slot]);
     engine.useSlot(slot);  // before the zygote: it takes the sandbox settings once
     engine.startWarm(listenFd, 0);
@@ -162,14 +213,44 @@ void workerMain(Engine& engine, int listenFd, SharedState* shared, int slot) {
                               engine.settings().readTimeoutMs};
     http::Server server(listenFd, std::move(policy));
     http::Request req;
+    int zygoteRestarts = 0;
     while (!gStop) {
         prepareWhileIdle(engine, listenFd);
         engine.idle();  // teardowns that had to wait
+        // Counted here, between requests, where restarts happen (engine.cc).
+        shared->metrics.zygoteRestarts.fetch_add(static_cast<uint64_t>(engine.zygoteRestarts() - zygoteRestarts));
+        zygoteRestarts = engine.zygoteRestarts();
         if (gStop || !waitForConnection(listenFd)) continue;
         if (!server.accept(&req, kMaxBody)) continue;  // another worker took it, or it was refused
         shared->busy[slot].store(1);
         handleRequest(engine, server, req, shared);
         shared->busy[slot].store(0);
+    }
+    ::_exit(0);
+}
+
+// The metrics responder: the only process on the metrics socket. It runs no
+// sandbox, so a scrape never waits behind a run; a peer gets at most
+// kMetricsReadMs to send its request head, so a stuck one cannot hold it.
+void metricsMain(const Settings& settings, int listenFd, SharedState* shared, int slot) {
+    ::prctl(PR_SET_NAME, "pyexec-metrics", 0, 0, 0);  // told apart from the workers in ps and by the tests
+    installSignals();
+    heartbeat::attach(&shared->heartbeatMs[slot]);
+    constexpr int kMetricsReadMs = 2000;
+    http::ServerPolicy policy{http::PeerList::parse(settings.allowFrom).value(),
+                              std::min(settings.readTimeoutMs, kMetricsReadMs)};
+    http::Server server(listenFd, std::move(policy));
+    http::Request req;
+    while (!gStop) {
+        if (!waitForConnection(listenFd)) continue;
+        if (!server.accept(&req, 0)) continue;  // GET: no body is read
+        double t0 = clock::monotonicMs();
+        // This socket serves the metrics whatever the path: nginx may publish
+        // several executors' as /metrics/1, /metrics/2 (tools/nginx-conf.sh).
+        req.path = "/metrics";
+        protocol::RequestLog log = logOf(req);
+        http::Response r = handleMetrics(req, shared);
+        finish(server, r, log, t0, shared);
     }
     ::_exit(0);
 }

@@ -9,6 +9,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
 import cgroups  # noqa: E402
+from openapi import OpenApi  # noqa: E402
 from service import Service  # noqa: E402
 from timescale import budget_ms, scaled  # noqa: E402
 
@@ -17,7 +18,8 @@ svc = None
 
 def setUpModule():
     global svc
-    svc = Service(workers=3)
+    # Every answer is checked against docs/openapi.yaml (tests/lib/openapi.py).
+    svc = Service(workers=3, check_answers=OpenApi().check)
 
 
 def tearDownModule():

@@ -30,8 +30,13 @@ MODE = os.environ.get("PYEXEC_TEST_MODE", "warm")  # run_all.sh runs suites in b
 
 class Service:
     def __init__(self, workers=2, extra_args=(), rate_limit=False, mode=None, tcp=False, binary=PYEXECD, cwd=None,
-                 own_session=False):
+                 own_session=False, tokens=None, metrics_allow=None, access_log=False, check_answers=None):
         """binary and cwd: another pyexecd (an installed one), started from another folder.
+        tokens: bearer tokens nginx requires on /run (a list; written to a
+        token file). metrics_allow: the /metrics allow-list ("ADDR ...";
+        default loopback). access_log: nginx logs each request's upstream
+        attempts to self.access_log. check_answers: called with (method,
+        path, status, headers, body) for every answer (tests/lib/openapi.py).
         own_session: pyexecd leads a session of its own, as under systemd
         or as a container's entrypoint: its process group can then be
         orphaned, as in production, and what an attack does to that group or
@@ -45,9 +50,25 @@ class Service:
         self.socket = f"127.0.0.1:{free_port()}" if tcp else os.path.join(self.state, "pyexecd.sock")
         self.prefix = os.path.join(self.state, "nginx")
         self.log_path = os.path.join(self.state, "pyexecd.log")
+        self.check_answers = check_answers
+        # Over TCP the metrics responder needs a port of its own (pyexecd has no default there).
+        metrics_args = ["--metrics-listen", f"127.0.0.1:{free_port()}"] if tcp else []
+        conf_env = dict(os.environ)
+        if tcp:
+            conf_env["PYEXEC_METRICS"] = metrics_args[1]
+        if tokens is not None:
+            token_file = os.path.join(self.state, "tokens")
+            with open(token_file, "w") as f:
+                f.write("".join(t + "\n" for t in tokens))
+            conf_env["PYEXEC_TOKENS"] = token_file
+        if metrics_allow is not None:
+            conf_env["PYEXEC_METRICS_ALLOW"] = metrics_allow
+        self.access_log = os.path.join(self.state, "access.log") if access_log else None
+        if self.access_log:
+            conf_env["PYEXEC_ACCESS_LOG"] = self.access_log
         user = subprocess.check_output(
             [os.path.join(ROOT, "tools", "nginx-conf.sh"), self.prefix, str(self.port), self.socket,
-             "on" if rate_limit else "off"], text=True).strip()
+             "on" if rate_limit else "off"], text=True, env=conf_env).strip()
         group = subprocess.check_output(["id", "-gn", user], text=True).strip()
         self.log = open(self.log_path, "wb")
         # pyexecd's and nginx's wall-clock budgets (default and largest
@@ -62,7 +83,7 @@ class Service:
             self._scale_nginx_timeouts()
         self.pyexecd = subprocess.Popen(
             [binary, "serve", "--listen", self.socket, "--socket-group", group, "--state-dir", self.state,
-             "--workers", str(workers), "--mode", self.mode, *budgets, *extra_args],
+             "--workers", str(workers), "--mode", self.mode, *budgets, *metrics_args, *extra_args],
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=own_session,
             env={**os.environ, "PYEXEC_TEST_SECRET": "s3cr3t-do-not-leak"}, cwd=cwd)
         self.nginx = None
@@ -139,8 +160,10 @@ class Service:
             time.sleep(0.05)
         return self.logs()
 
-    def request(self, method, path, body=None, headers=None, timeout=60):
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=scaled(timeout))
+    def request(self, method, path, body=None, headers=None, timeout=60, source=None):
+        """source: the client's address (any of 127.0.0.0/8), for allow-lists."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=scaled(timeout),
+                                          source_address=(source, 0) if source else None)
         if isinstance(body, (dict, list)):
             body = json.dumps(body)
         if isinstance(body, str):
@@ -149,7 +172,17 @@ class Service:
         resp = conn.getresponse()
         data = resp.read()
         conn.close()
+        if self.check_answers is not None:
+            self.check_answers(method, path, resp.status, dict(resp.getheaders()), data)
         return resp.status, dict(resp.getheaders()), data
+
+    def metrics(self):
+        """GET /metrics: {(name, frozenset of (label, value)): value} (tests/lib/promtext.py)."""
+        from promtext import parse
+        status, _, data = self.request("GET", "/metrics")
+        if status != 200:
+            raise RuntimeError(f"/metrics answered {status}: {data[:500]!r}")
+        return parse(data.decode())
 
     def run(self, code, tests=None, **fields):
         body = {"code": code, **fields}
@@ -169,8 +202,16 @@ class Service:
         return self._health
 
     def worker_pids(self):
-        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.pyexecd.pid)], capture_output=True, text=True)
-        return [int(p) for p in out.stdout.split()]
+        """The workers: the master's children but the metrics responder."""
+        out = subprocess.run(["ps", "-o", "pid=,comm=", "--ppid", str(self.pyexecd.pid)], capture_output=True,
+                             text=True)
+        return [int(line.split()[0]) for line in out.stdout.splitlines() if line.split()[1:] != ["pyexec-metrics"]]
+
+    def metrics_responder_pid(self):
+        out = subprocess.run(["ps", "-o", "pid=,comm=", "--ppid", str(self.pyexecd.pid)], capture_output=True,
+                             text=True)
+        pids = [int(line.split()[0]) for line in out.stdout.splitlines() if line.split()[1:] == ["pyexec-metrics"]]
+        return pids[0] if pids else None
 
     def stop(self):
         procs = [p for p in (self.nginx, self.pyexecd) if p is not None]
