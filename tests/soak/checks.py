@@ -77,7 +77,8 @@ def ran(a, status, stdout=None, stderr=None, passed=None, messages=None, **field
     p = run_invariants(r)
     if r.get("status") != status:
         p.append(f"status {r.get('status')!r}, want {status!r} (error {r.get('error')!r}, "
-                 f"stderr {(r.get('stderr') or '')[-300:]!r})")
+                 f"stderr {(r.get('stderr') or '')[-300:]!r}, {r.get('executionTimeMs')} ms, "
+                 f"{r.get('cpuTimeMs')} ms of CPU, {r.get('memoryPeakBytes')} bytes at most)")
     for name, want in (("stdout", stdout), ("stderr", stderr)):
         got = r.get(name)
         if want is None:
