@@ -368,11 +368,14 @@ Result<protocol::RunOutcome> Runner::run(const RunSpec& spec) {
     Status ready = okStatus();
     std::vector<pid_t> pids;  // read once: the request path
     if (sb) {
-        sb->readReports();
+        // A cold sandbox is prepared in the background and may still be
+        // setting up when its request comes (its init has not forked the
+        // program yet): only a ready one can be judged intact.
+        ready = waitReady(*sb);
         pids = sb->cgroup->pids();
-        ready = sb->checkInitGone() || sb->exited || !intact(*sb, pids)
-                    ? makeError(ErrorKind::kSandboxUnavailable, "part of it has exited")
-                    : waitReady(*sb);
+        if (ready && (sb->checkInitGone() || sb->exited || !intact(*sb, pids))) {
+            ready = makeError(ErrorKind::kSandboxUnavailable, "part of it has exited");
+        }
         if (!ready) {  // its zygote died, say: set one up now instead
             log::warn("prepared sandbox unusable (" + ready.error().message + "); setting one up");
             retire(std::move(sb));
