@@ -34,20 +34,22 @@ from procfs import children, comm, status_field  # noqa: E402
 # A leak grows with the number of runs; what the allocator keeps after its
 # largest requests does not. glibc keeps freed heap up to a trim threshold
 # that grows to twice the largest block it has handed back (an answer of
-# several MiB, built in a growing buffer), and which of those stay depends on
-# the order requests came in: a worker reaches a plateau of some 20 to 35 MiB
-# (measured) only after it has served the heaviest requests in some order.
-# So memory is sampled after a warm-up that gives every worker each heavy
-# variant, then after each part of the soak, and:
-# - from half-way to the end, no process may grow by more than
-#   LEAK_HALF_KIB: a worker serves about 125 runs of that half of `make soak`,
-#   so this catches a leak of 16 KiB per run (of 170 in the 100-run version);
-# - from the warm-up to the end, by more than LEAK_KIB: about the peak of one
-#   of the largest requests (the 7 MiB answer of 100 tests echoing 1 MiB of
-#   control characters, in a buffer that doubles, plus the output it comes
-#   from), which the allocator may keep once more after a new order of them.
+# several MiB, built in a growing buffer), and how much stays depends on the
+# order the heavy requests came in: measured, a worker's anonymous memory
+# climbs in a few fixed steps (about 1.8 and 10 MiB) to a plateau near
+# 32 MiB, each step at some point of the soak, and stays there. So memory is
+# sampled after a warm-up that gives every worker each heavy variant, then
+# after each of PARTS parts of the soak, and a process fails when:
+# - it grew by more than LEAK_STEP_KIB in every part: a step comes once, a
+#   leak in each part. A worker serves some 60 runs of a part of `make soak`
+#   (6 of the 100-run version), so this catches a leak of 4 KiB per run
+#   (40 KiB in the 100-run version);
+# - or it ends more than LEAK_KIB above the warm-up: more than one more step
+#   of the largest kind (the 7 MiB answer of 100 tests echoing 1 MiB of
+#   control characters, in a buffer that doubles, and the output it comes from).
+PARTS = 4
+LEAK_STEP_KIB = 256
 LEAK_KIB = 16384
-LEAK_HALF_KIB = 2048
 # Descriptors have no such slack: a quiet worker holds exactly its socket,
 # its zygote's socket and its prepared sandbox's pipes, whatever ran before.
 LEAK_FDS = 0
@@ -187,8 +189,8 @@ def end_checks(svc, marker, mounts_before, state_before, samples, log_offset):
     """[(name, problem or None)] of what is checked after the soak, and the
     number of teardowns pyexecd finished in the background. samples:
     [(label, sample)] at the start, after the warm-up, and after each part of
-    the soak (the middle one at half-way)."""
-    start, warm, mid, end = (samples[i][1] for i in (0, 1, len(samples) // 2 + 1, -1))
+    the soak."""
+    start, warm, end = samples[0][1], samples[1][1], samples[-1][1]
     out = [("pyexecd and nginx alive",
             None if svc.pyexecd.poll() is None and svc.nginx.poll() is None else "one of them exited")]
     roles = lambda s: {pid: v[0] for pid, v in s.items()}  # noqa: E731
@@ -204,17 +206,18 @@ def end_checks(svc, marker, mounts_before, state_before, samples, log_offset):
     out.append(("state folder as it was", f"differs in {sorted(state)[:10]}" if state else None))
     slow, complaints = log_complaints(svc, log_offset)
     out.append(("pyexecd logged no warning or error", f"{len(complaints)}: {complaints[:5]}" if complaints else None))
-
     status, _, data = svc.request("GET", "/health", timeout=60)
     out.append(("/health healthy", None if status == 200 and b'"healthy"' in data else f"{status} {data[:200]!r}"))
     for pid, (role, anon, _, fds) in warm.items():
         if pid not in end:
             continue
-        _, anon_mid, _, _ = mid.get(pid, (role, anon, 0, 0))
-        _, anon_end, _, fds_end = end[pid]
-        leak = anon_end - anon > LEAK_KIB or anon_end - anon_mid > LEAK_HALF_KIB
-        out.append((f"{role} memory", f"RssAnon {anon} -> {anon_mid} -> {anon_end} KiB" if leak else None))
-        out.append((f"{role} descriptors", f"{fds} -> {fds_end}" if fds_end - fds > LEAK_FDS or fds_end < 0 else None))
+        series = [s[pid][1] for _, s in samples[1:] if pid in s]
+        steps = [b - a for a, b in zip(series, series[1:])]
+        leak = all(d > LEAK_STEP_KIB for d in steps) or series[-1] - anon > LEAK_KIB
+        out.append((f"{role} memory", f"RssAnon {' -> '.join(map(str, series))} KiB" if leak else None))
+        fds_series = [s[pid][3] for _, s in samples[1:] if pid in s]
+        grew = fds_series[-1] - fds > LEAK_FDS or min(fds_series) < 0
+        out.append((f"{role} descriptors", f"{' -> '.join(map(str, fds_series))}" if grew else None))
     return out, len(slow)
 
 
@@ -268,10 +271,9 @@ def main():
         warmup = warm_up(svc, marker, args)
         samples.append(("warm-up", quiet_sample(svc)))
         plan = kinds.plan(args.runs, args.seed)
-        parts = 4 if len(plan) >= 400 else 2  # an even number: the middle sample is at half-way
         outcomes, seconds = [], 0.0
-        for n in range(parts):
-            part = plan[n * len(plan) // parts:(n + 1) * len(plan) // parts]
+        for n in range(PARTS):
+            part = plan[n * len(plan) // PARTS:(n + 1) * len(plan) // PARTS]
             done, took = batch(svc, marker, args.seed, part, len(warmup) + len(outcomes), args.clients)
             outcomes, seconds = outcomes + done, seconds + took
             failed = sum(1 for o in outcomes if o.problems)
