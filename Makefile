@@ -5,6 +5,7 @@
 #   make install  the binary, seccomp profile, nginx site and systemd unit
 #               (PREFIX=/usr/local, DESTDIR honoured)
 #   make fuzz   libFuzzer on the parsers, FUZZ_SECONDS (180) each; corpora in tests/fuzz
+#   make soak   SOAK_RUNS (1000) abusive and ordinary runs through nginx, then leak checks
 
 PORT     ?= 8080
 BUILD    ?= build
@@ -41,7 +42,7 @@ HARNESS_PY := src/harness/harness.py src/harness/exercise.py src/harness/run.py
 # Debian package names from packages.txt (comments and blank lines dropped).
 DEB_PKGS  := $(shell sed -e 's/\#.*//' packages.txt)
 
-.PHONY: all deps build binary run install uninstall test unit e2e security bench sanitize clean
+.PHONY: all deps build binary run install uninstall test unit e2e security bench soak sanitize clean
 all: build
 # deps first, then the binaries in parallel.
 build: deps
@@ -108,6 +109,11 @@ test: build fuzz-build
 bench: build
 	PYTHON=$(PYTHON) BUILD=$(BUILD) $(PYTHON) tests/bench/bench.py
 	PYTHON=$(PYTHON) BUILD=$(BUILD) $(PYTHON) tests/bench/io_flood.py
+
+# make test runs a 100-run version (tests/run_all.sh).
+SOAK_RUNS ?= 1000
+soak: binary
+	BUILD=$(BUILD) $(PYTHON) tests/soak/soak.py --runs $(SOAK_RUNS)
 
 # The unit suite under AddressSanitizer and UndefinedBehaviorSanitizer.
 sanitize: deps

@@ -1,6 +1,6 @@
 #!/bin/bash
-# Runs every suite (unit, fuzz replay, harness, end-to-end, security, and
-# cgroup v2 in a guest kernel) and ends with one line "N passed, N failed"
+# Runs every suite (unit, fuzz replay, harness, end-to-end, security, soak,
+# and cgroup v2 in a guest kernel) and ends with one line "N passed, N failed"
 # (", N skipped" when any suite skipped a test).
 set -u
 cd "$(dirname "$0")/.."
@@ -47,6 +47,8 @@ for t in tests/harness/test_*.py tests/e2e/test_*.py tests/security/test_*.py; d
   [ -f "$t" ] || continue
   suite "$t" "$PYTHON" "$t"
 done
+# make soak's abuse and leak checks, 100 runs (about 90 s), warm mode only.
+suite soak "$PYTHON" tests/soak/soak.py --runs 100
 # The service runs warm by default; the API, exercises and every attack run cold too.
 for t in tests/e2e/test_api.py tests/e2e/test_exercises.py tests/security/test_*.py; do
   [ -f "$t" ] || continue

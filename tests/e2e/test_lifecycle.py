@@ -3,6 +3,7 @@ respawn, admission control, nginx's own error pages, start-up refusals."""
 import concurrent.futures
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -270,6 +271,28 @@ class Lifecycle(unittest.TestCase):
             self.assertIn("prepared sandbox unusable", svc.logs())
             pattern = '"sandbox":"(warm|cold), set up on request"'
             self.assertRegex(svc.logs_matching(pattern), pattern)
+        finally:
+            svc.stop()
+
+    def test_a_cold_sandbox_still_being_prepared_is_waited_for(self):
+        # A cold sandbox is prepared after the answer, in the background: a
+        # request that follows at once finds it still setting up (its init
+        # has not forked the program yet). That one is used when ready, not
+        # thrown away as broken and set up again (found by make soak).
+        svc = Service(workers=1, mode="cold")
+        try:
+            for i in range(10):
+                status, r = svc.run(f"print({i})")
+                self.assertEqual((status, r["stdout"]), (200, f"{i}\n"), r)
+            served = []
+            deadline = time.time() + 5  # each request's line is logged just after its answer
+            while len(served) < 10 and time.time() < deadline:
+                svc.log.flush()
+                with open(svc.log_path) as f:
+                    logs = f.read()
+                served = re.findall('"sandbox":"cold, ([^"]*)"', logs)
+            self.assertNotIn("prepared sandbox unusable", logs)
+            self.assertEqual(served[1:], ["prepared"] * 9, logs[-3000:])
         finally:
             svc.stop()
 
