@@ -54,6 +54,11 @@ for t in tests/e2e/test_api.py tests/e2e/test_exercises.py tests/security/test_*
   [ -f "$t" ] || continue
   suite "$t (cold)" env PYEXEC_TEST_MODE=cold "$PYTHON" "$t"
 done
+# Warm runs of standard-library programs fork the lean image by default:
+# the attacks again with every run in the full one.
+for t in tests/security/test_attacks.py tests/security/test_isolation.py tests/security/test_crossrun.py; do
+  suite "$t (full image)" env PYEXEC_TEST_IMAGES=full "$PYTHON" "$t"
+done
 # cgroup v2 for real: the suites above in a guest kernel with cgroup v1
 # off (tests/cgroup_v2/run.sh says what runs there and why).
 suite "cgroup-v2" tests/cgroup_v2/run.sh

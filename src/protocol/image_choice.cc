@@ -100,6 +100,14 @@ const std::set<std::string, std::less<>> kStdlib = stdlibSet();
 bool isStdlibModule(std::string_view root) { return kStdlib.count(root) > 0; }
 
 Image imageFor(const RunRequest& request) {
+    // pytest runs in the full image (it is warm there); a Python file may
+    // import anything.
+    for (const TestSpec& t : request.tests) {
+        if (t.type == TestType::kPytest) return Image::kFull;
+    }
+    for (const WorkspaceFile& f : request.files) {
+        if (f.path.size() >= 3 && f.path.compare(f.path.size() - 3, 3, ".py") == 0) return Image::kFull;
+    }
     bool dynamic = false;
     std::vector<std::string> roots = importedRoots(request.code, &dynamic);
     if (dynamic) return Image::kFull;

@@ -17,7 +17,8 @@ enum class Image { kLean, kFull };
 
 // Lean when everything the code imports by statement is in the standard
 // library and it imports nothing dynamically (`__import__`, `importlib`);
-// full otherwise, and for every request with pytest tests or Python files.
+// full otherwise, and for every request with a pytest test or a `.py` file
+// (data files alone do not matter).
 // Conservative: what is not known to be light is full. A lean program that
 // imports pandas anyway (through getattr tricks, say) still works: that
 // import is just as slow as in a cold run.

@@ -51,6 +51,7 @@ struct LiveSandbox {
     RunIo io;
     sandbox::Launched launched;
     bool warm = false;
+    protocol::Image image = protocol::Image::kFull;  // warm: whose zygote forked the program
     bool prepared = false;  // set up before its request
     pid_t programPid = -1;  // warm: the zygote's child, which moves itself into the cgroup
     UniqueFd programPidfd;  // warm: readable once it has exited; open until its status is known
@@ -259,17 +260,22 @@ Runner::Runner(const sandbox::SandboxConfig& config, sandbox::CgroupManager& cgr
 
 Runner::~Runner() {
     retire(std::move(last_));
-    retire(std::move(next_));
+    for (auto& next : next_) retire(std::move(next));
     idle();
     for (auto& sb : dying_) {
         log::warn("sandbox init " + std::to_string(sb->launched.initPid) + " still exiting as its worker stops");
     }
 }
 
+int Runner::slotFor(protocol::Image image) const {
+    return image == protocol::Image::kLean && zygotes_[0] != nullptr ? 0 : 1;
+}
+
 // Cgroup, pipes and the clone; the init then sets itself up while we go on.
-// Warm when the zygote is ready (a broken zygote makes it cold, in the same
-// sandbox), cold otherwise.
-Result<std::unique_ptr<LiveSandbox>> Runner::setUp() {
+// Warm when the slot's zygote is ready (the lean slot falls back on the
+// full zygote; a broken zygote makes it cold, in the same sandbox), cold
+// otherwise.
+Result<std::unique_ptr<LiveSandbox>> Runner::setUp(int slot) {
     auto sb = std::make_unique<LiveSandbox>();
     double t0 = clock::monotonicMs();
     auto cg = cgroups_.createRun(std::to_string(::getpid()) + "-" + std::to_string(++runCounter_), config_.cgroup);
@@ -284,7 +290,9 @@ Result<std::unique_ptr<LiveSandbox>> Runner::setUp() {
     RunIo& r = sb->io;
     sandbox::ChildIo childIo{r.stdinChild.get(), r.outChild.get(), r.errChild.get(), r.inputChild.get(),
                              r.resultChild.get()};
-    sb->warm = zygote_ != nullptr && zygote_->ready();
+    Zygote* zygote = zygotes_[slot] != nullptr && zygotes_[slot]->ready() ? zygotes_[slot] : zygotes_[1];
+    sb->warm = zygote != nullptr && zygote->ready();
+    sb->image = zygote == zygotes_[0] && zygote != nullptr ? protocol::Image::kLean : protocol::Image::kFull;
     if (sb->warm) {
         // A small idle init builds the sandbox; once it is complete, the
         // zygote forks the program into it.
@@ -299,7 +307,7 @@ Result<std::unique_ptr<LiveSandbox>> Runner::setUp() {
             return s.error();
         }
         double t1 = clock::monotonicMs();
-        auto program = zygote_->spawnProgram(sb->launched.pidfd.get(), sb->cgroup->joinFds(), childIo,
+        auto program = zygote->spawnProgram(sb->launched.pidfd.get(), sb->cgroup->joinFds(), childIo,
                                              sb->launched.reportWrite.get(), limits_.cpuSeconds);
         sb->launched.reportWrite.reset();
         sb->timing.cloneMs = clock::monotonicMs() - t1;
@@ -318,7 +326,7 @@ Result<std::unique_ptr<LiveSandbox>> Runner::setUp() {
         }
         if (!program) {
             retire(std::move(sb));
-            if (!zygote_->ready()) return setUp();  // the zygote is gone: cold instead
+            if (!zygote->ready()) return setUp(slot);  // the zygote is gone: the other image, or cold
             return failAt("zygote", program.error());
         }
         r.closeChildEnds();
@@ -367,7 +375,11 @@ Status Runner::waitReady(LiveSandbox& sb) {
 Result<protocol::RunOutcome> Runner::run(const RunSpec& spec) {
     retire(std::move(last_));  // when the caller did not call afterRun()
     failedStep_ = "";
-    std::unique_ptr<LiveSandbox> sb = std::move(next_);
+    int slot = slotFor(spec.image);
+    std::unique_ptr<LiveSandbox> sb = std::move(next_[slot]);
+    // A lean program runs in a prepared full sandbox rather than wait for
+    // one to be set up (the full one is set up again after the answer).
+    if (!sb && slot == 0) sb = std::move(next_[1]);
     Status ready = okStatus();
     std::vector<pid_t> pids;  // read once: the request path
     if (sb) {
@@ -386,7 +398,7 @@ Result<protocol::RunOutcome> Runner::run(const RunSpec& spec) {
         }
     }
     if (!sb) {
-        auto fresh = setUp();
+        auto fresh = setUp(slot);
         if (!fresh) return fresh.error();
         sb = std::move(fresh.value());
         ready = waitReady(*sb);
@@ -394,6 +406,7 @@ Result<protocol::RunOutcome> Runner::run(const RunSpec& spec) {
     }
     setPolicy(pids, SCHED_OTHER);
     lastWarm_ = sb->warm;
+    lastImage_ = sb->image;
     lastPrepared_ = sb->prepared;
     timing_ = sb->timing;
     if (!ready) {
@@ -490,19 +503,30 @@ void Runner::idle() {
     }
 }
 
-bool Runner::wantsPrepare() { return !next_ && (zygote_ == nullptr || zygote_->ready()); }
+// Cold (no zygote): one slot, the full one. Warm: a slot whose zygote is
+// ready (a broken zygote prepares nothing: runs set up cold on request).
+bool Runner::wantsPrepare(int slot) {
+    if (next_[slot]) return false;
+    if (zygotes_[0] == nullptr && zygotes_[1] == nullptr) return slot == 1;
+    return zygotes_[slot] != nullptr && zygotes_[slot]->ready();
+}
+
+bool Runner::wantsPrepare() { return wantsPrepare(0) || wantsPrepare(1); }
 
 void Runner::afterRun() {
     retire(std::move(last_));
     idle();
-    if (!wantsPrepare()) return;
-    auto sb = setUp();
-    if (!sb) {
-        log::error("preparing the next sandbox: " + sb.error().message);
-        return;
+    // The full slot first: its set-up is the longer one to overlap.
+    for (int slot : {1, 0}) {
+        if (!wantsPrepare(slot)) continue;
+        auto sb = setUp(slot);
+        if (!sb) {
+            log::error("preparing the next sandbox: " + sb.error().message);
+            continue;
+        }
+        sb.value()->prepared = true;
+        next_[slot] = std::move(sb.value());
     }
-    sb.value()->prepared = true;
-    next_ = std::move(sb.value());
 }
 
 }  // namespace pyexec::runner

@@ -25,6 +25,7 @@
 
 #include "common/result.h"
 #include "runner/reaper.h"
+#include "protocol/image_choice.h"
 #include "protocol/outcome.h"
 #include "sandbox/cgroup.h"
 #include "sandbox/launcher.h"
@@ -43,6 +44,10 @@ struct RunSpec {
     // its own (protocol::harnessExitCode); lets the answer go out before the
     // kernel has torn the program down. Empty: wait for the kernel.
     std::function<std::optional<int>(std::string_view records)> exitCodeFromRecords;
+    // Warm: the interpreter the program needs (protocol::imageFor). A lean
+    // program may run in the full image (when the lean one is not ready);
+    // a full one never runs lean.
+    protocol::Image image = protocol::Image::kFull;
 };
 
 struct RunnerLimits {
@@ -84,13 +89,21 @@ public:
     // init's step (sandbox::stepName), or the worker's own "cgroup",
     // "pipes", "clone", "init" (died or took too long) or "zygote".
     const char* lastFailedStep() const { return failedStep_; }
-    // Warm mode: runs fork this zygote's interpreter once it is ready.
-    void attachZygote(Zygote* zygote) { zygote_ = zygote; }
+    // Warm mode: runs of `image` fork this zygote's interpreter once it is
+    // ready. Without a lean zygote every run is full; without a full one,
+    // every run is cold.
+    void attachZygote(protocol::Image image, Zygote* zygote) { zygotes_[slot(image)] = zygote; }
     bool lastRunWarm() const { return lastWarm_; }
+    protocol::Image lastRunImage() const { return lastImage_; }
     bool lastRunPrepared() const { return lastPrepared_; }
 
 private:
-    Result<std::unique_ptr<LiveSandbox>> setUp();
+    // A prepared sandbox per image: next_[slot(image)].
+    static int slot(protocol::Image image) { return image == protocol::Image::kLean ? 0 : 1; }
+    // Where a request for `image` is served: lean only with a lean zygote.
+    int slotFor(protocol::Image image) const;
+    bool wantsPrepare(int slot);
+    Result<std::unique_ptr<LiveSandbox>> setUp(int slot);
     Status waitReady(LiveSandbox& sandbox);
     void retire(std::unique_ptr<LiveSandbox> sandbox);
     bool finishTeardown(LiveSandbox& sandbox, int waitMs);
@@ -101,11 +114,17 @@ private:
     RunnerLimits limits_;
     unsigned long runCounter_ = 0;
     SetupTiming timing_;
-    Zygote* zygote_ = nullptr;
+    Zygote* zygotes_[2] = {nullptr, nullptr};  // lean, full
     bool lastWarm_ = false;
+    protocol::Image lastImage_ = protocol::Image::kFull;
     bool lastPrepared_ = false;
     const char* failedStep_ = "";
-    std::unique_ptr<LiveSandbox> next_;  // prepared, waiting for a request
+    // Prepared, waiting for a request: one per image. They may coexist with a
+    // running run of the other image: neither has run any code of a request
+    // (each is its own pid, mount, IPC and cgroup namespace; the per-worker
+    // network namespace holds nothing of a run once its processes are gone,
+    // and every run is retired before the next one starts).
+    std::unique_ptr<LiveSandbox> next_[2];
     std::unique_ptr<LiveSandbox> last_;  // answered, to be torn down
     std::vector<std::unique_ptr<LiveSandbox>> dying_;  // killed; init not reaped yet
     Reaper reaper_;                      // the worker's children, all of them

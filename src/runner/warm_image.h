@@ -1,11 +1,15 @@
 // The warm image: what every warm program finds imported in its zygote,
 // and how each module is warmed up there. The one place that decides what a
 // warm run pays for; what matplotlib and pytest cost the zygote and save a
-// run was measured for issue 12 (README, Benchmarks). A lean and a full
-// image would be two such tables.
+// run was measured for issue 12 (README, Benchmarks). Two images: the full
+// one, and a lean one (the interpreter and what the harness itself imports)
+// for programs that import only the standard library
+// (protocol/image_choice.h), which forks several times cheaper.
 #pragma once
 
 #include <span>
+
+#include "protocol/image_choice.h"
 
 namespace pyexec::runner {
 
@@ -22,6 +26,8 @@ struct WarmModule {
     const char* workingSet = nullptr;
 };
 
-std::span<const WarmModule> warmImage();
+std::span<const WarmModule> warmImage(protocol::Image image);
+// "lean" or "full", for logs and /health.
+const char* imageName(protocol::Image image);
 
 }  // namespace pyexec::runner

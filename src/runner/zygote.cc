@@ -151,13 +151,15 @@ void reapChildren(std::vector<Child>* children) {
 // the compiled seccomp filter, and the shared network namespace if any.
 struct WireConfig {
     uint32_t magic = kMagic;
+    uint32_t image = 0;  // protocol::Image: which warm image to import
     sandbox::SandboxLimits limits;
     uint32_t filterLength = 0;
     char rootMountPoint[256] = {};
 };
 
-bool sendConfig(int sock, const sandbox::SandboxConfig& c) {
+bool sendConfig(int sock, const sandbox::SandboxConfig& c, protocol::Image image) {
     WireConfig w;
+    w.image = static_cast<uint32_t>(image);
     w.limits = c;  // the plain part, as it is (namespaces come from each run's init)
     const auto& filter = c.seccomp->filter();
     w.filterLength = static_cast<uint32_t>(filter.size());
@@ -170,6 +172,7 @@ bool sendConfig(int sock, const sandbox::SandboxConfig& c) {
 
 // The zygote's own copy of what its runs need (it lives as long as the zygote).
 struct ZygoteState {
+    protocol::Image image = protocol::Image::kFull;
     sandbox::SeccompProgram seccomp;
     sandbox::SandboxConfig config;
 };
@@ -181,6 +184,8 @@ bool receiveConfig(int sock, ZygoteState* z) {
     std::vector<sock_filter> filter(w.filterLength);
     ssize_t want = static_cast<ssize_t>(filter.size() * sizeof(sock_filter));
     if (::recv(sock, filter.data(), static_cast<size_t>(want), 0) != want) return false;
+    if (w.image > static_cast<uint32_t>(protocol::Image::kFull)) return false;
+    z->image = static_cast<protocol::Image>(w.image);
     z->seccomp = sandbox::SeccompProgram::fromFilter(std::move(filter), "python.json");
     sandbox::SandboxConfig& c = z->config;
     static_cast<sandbox::SandboxLimits&>(c) = w.limits;
@@ -213,7 +218,9 @@ int zygoteProcessMain() {
     setSandboxEnvironment();  // what os.environ will hold in every run
     // Nothing may be imported (as root) from wherever pyexecd was started.
     if (::chdir("/") != 0) return 1;
-    Status s = initEmbeddedPython(warmImage());
+    // The lean one shows as such in ps.
+    if (state.image == protocol::Image::kLean) ::prctl(PR_SET_NAME, "pyexec-zyg-lean", 0, 0, 0);
+    Status s = initEmbeddedPython(warmImage(state.image));
     char ready = s ? 1 : 0;
     if (::write(kZygoteSocketFd, &ready, 1) != 1 || !s) return 1;
     std::vector<Child> children;
@@ -268,7 +275,8 @@ Result<UniqueFd> sealedCopyOfSelf() {
     return copy;
 }
 
-Result<std::unique_ptr<Zygote>> Zygote::start(const sandbox::SandboxConfig& config, int exeFd, int closeFd) {
+Result<std::unique_ptr<Zygote>> Zygote::start(const sandbox::SandboxConfig& config, protocol::Image image, int exeFd,
+                                              int closeFd) {
     int sv[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) {
         return makeError(ErrorKind::kSandboxUnavailable, std::string("socketpair: ") + std::strerror(errno));
@@ -292,7 +300,7 @@ Result<std::unique_ptr<Zygote>> Zygote::start(const sandbox::SandboxConfig& conf
     // milliseconds, so 3 s is a stopped or stuck zygote (runs go cold).
     timeval timeout{3, 0};
     ::setsockopt(z->sock_.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    if (!sendConfig(z->sock_.get(), config)) {
+    if (!sendConfig(z->sock_.get(), config, image)) {
         return makeError(ErrorKind::kSandboxUnavailable, std::string("configuring the zygote: ") + std::strerror(errno));
     }
     return z;

@@ -33,6 +33,7 @@
 
 #include "common/result.h"
 #include "common/unique_fd.h"
+#include "protocol/image_choice.h"
 #include "sandbox/launcher.h"
 #include "sandbox/sandbox_config.h"
 
@@ -47,10 +48,11 @@ int zygoteProcessMain();
 class Zygote {
 public:
     // Worker: forks the zygote and returns at once; it becomes ready when its
-    // interpreter has imported numpy and pandas. closeFd (the FastCGI socket)
-    // is closed in the zygote.
-    // exeFd is sealedCopyOfSelf(), made once by the master.
-    static Result<std::unique_ptr<Zygote>> start(const sandbox::SandboxConfig& config, int exeFd, int closeFd);
+    // interpreter has imported its image (warm_image.h: lean, or numpy,
+    // pandas, matplotlib and pytest). closeFd (the FastCGI socket) is closed
+    // in the zygote. exeFd is sealedCopyOfSelf(), made once by the master.
+    static Result<std::unique_ptr<Zygote>> start(const sandbox::SandboxConfig& config, protocol::Image image,
+                                                 int exeFd, int closeFd);
     ~Zygote();
     Zygote(const Zygote&) = delete;
     Zygote& operator=(const Zygote&) = delete;

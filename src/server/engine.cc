@@ -12,7 +12,9 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "protocol/image_choice.h"
 #include "protocol/observations.h"
+#include "runner/warm_image.h"
 #include "sandbox/block_devices.h"
 #include "sandbox/netns.h"
 
@@ -152,7 +154,8 @@ Result<protocol::RunOutcome> Engine::run(const protocol::RunRequest& request, pr
     protocol::RecordStream local(request);
     if (records == nullptr) records = &local;
     runner::RunSpec spec{protocol::buildHarnessInput(request), request.stdinData, request.timeoutMs,
-                         [records](std::string_view ndjson) { return records->exitCode(ndjson); }};
+                         [records](std::string_view ndjson) { return records->exitCode(ndjson); },
+                         settings_.images == "split" ? protocol::imageFor(request) : protocol::Image::kFull};
     auto outcome = runner_->run(spec);
     if (!outcome && outcome.error().kind == ErrorKind::kSandboxUnavailable) {
         cachedAtMs_ = -1e18;  // /health must not report healthy from its cache now
@@ -166,7 +169,12 @@ void Engine::afterRequest() {
 }
 
 const char* Engine::lastSandbox() const {
-    if (runner_->lastRunWarm()) return runner_->lastRunPrepared() ? "warm, prepared" : "warm, set up on request";
+    if (runner_->lastRunWarm()) {
+        if (runner_->lastRunImage() == protocol::Image::kLean) {
+            return runner_->lastRunPrepared() ? "warm lean, prepared" : "warm lean, set up on request";
+        }
+        return runner_->lastRunPrepared() ? "warm full, prepared" : "warm full, set up on request";
+    }
     return runner_->lastRunPrepared() ? "cold, prepared" : "cold, set up on request";
 }
 
@@ -221,29 +229,45 @@ protocol::HealthInfo Engine::health(int workersTotal, int workersBusy) {
 void Engine::startWarm(int closeFd, int waitMs) {
     if (settings_.mode != "warm") return;
     warmCloseFd_ = closeFd;
-    zygoteStartedMs_ = clock::monotonicMs();
-    runner_->attachZygote(nullptr);
-    zygote_.reset();
-    auto z = runner::Zygote::start(config_, selfCopy_.get(), closeFd);
+    startZygote(full());
+    if (settings_.images == "split") startZygote(warm_[0]);
+    for (double end = clock::monotonicMs() + waitMs; clock::monotonicMs() < end && zygoteStarting();) ::usleep(10000);
+}
+
+void Engine::startZygote(WarmImage& w) {
+    w.startedMs = clock::monotonicMs();
+    runner_->attachZygote(w.image, nullptr);
+    w.zygote.reset();
+    auto z = runner::Zygote::start(config_, w.image, selfCopy_.get(), warmCloseFd_);
     if (!z) {
-        log::error("warm mode unavailable: " + z.error().message + "; runs are cold");
+        log::error(std::string("warm ") + runner::imageName(w.image) + " image unavailable: " + z.error().message +
+                   (w.image == protocol::Image::kFull ? "; runs are cold" : "; its runs fork the full one"));
         return;
     }
-    zygote_ = std::move(z.value());
-    runner_->attachZygote(zygote_.get());
-    for (double end = clock::monotonicMs() + waitMs; clock::monotonicMs() < end && !zygote_->ready();) ::usleep(10000);
+    w.zygote = std::move(z.value());
+    runner_->attachZygote(w.image, w.zygote.get());
+}
+
+bool Engine::zygoteStarting() {
+    for (WarmImage& w : warm_) {
+        if (w.zygote && !w.zygote->broken() && !w.zygote->ready()) return true;
+    }
+    return false;
 }
 
 // A zygote that died (or stopped answering) is replaced, at most every 5 s;
-// meanwhile runs are cold, in the same sandbox.
+// meanwhile its runs fork the other one (lean runs, the full zygote) or are
+// cold, in the same sandbox.
 void Engine::restartBrokenZygote() {
-    if (!zygote_ || !zygote_->broken() || clock::monotonicMs() - zygoteStartedMs_ < 5000) return;
-    log::warn("restarting the warm zygote");
-    ++zygoteRestarts_;
-    startWarm(warmCloseFd_, 0);
+    for (WarmImage& w : warm_) {
+        if (!w.zygote || !w.zygote->broken() || clock::monotonicMs() - w.startedMs < 5000) continue;
+        log::warn(std::string("restarting the warm ") + runner::imageName(w.image) + " zygote");
+        ++zygoteRestarts_;
+        startZygote(w);
+    }
 }
 
-std::string Engine::currentMode() { return zygote_ && zygote_->ready() ? "warm" : "cold"; }
+std::string Engine::currentMode() { return full().zygote && full().zygote->ready() ? "warm" : "cold"; }
 
 void Engine::useSlot(int slot) {
     config_.uid = settings_.uid + static_cast<unsigned>(slot);

@@ -48,11 +48,11 @@ public:
     // Worker, while idle: true when a sandbox could be prepared now (in warm
     // mode, once the zygote has become ready); then call afterRequest().
     bool wantsPrepare() { return runner_->wantsPrepare(); }
-    // Warm mode: the zygote is still importing numpy and pandas.
-    bool zygoteStarting() { return zygote_ && !zygote_->broken() && !zygote_->ready(); }
+    // Warm mode: a zygote is still importing its image.
+    bool zygoteStarting();
     // How the last run was served, for the log: "warm" or "cold", and
     // whether its sandbox was set up before the request.
-    const char* lastSandbox() const;
+    const char* lastSandbox() const;  // "warm full, prepared", "cold, set up on request", ...
     const runner::SetupTiming& lastTiming() const { return runner_->lastTiming(); }
     // Where the last run that failed with kSandboxUnavailable failed (runner.h).
     const char* lastFailedStep() const { return runner_->lastFailedStep(); }
@@ -88,11 +88,18 @@ private:
     sandbox::SandboxConfig config_;
     std::unique_ptr<runner::Runner> runner_;
     UniqueFd sharedNetns_;
-    std::unique_ptr<runner::Zygote> zygote_;
+    // Warm mode: the full image's zygote, and with --images split the lean one.
+    struct WarmImage {
+        protocol::Image image;
+        std::unique_ptr<runner::Zygote> zygote;
+        double startedMs = 0;
+    };
+    WarmImage warm_[2] = {{protocol::Image::kLean, nullptr, 0}, {protocol::Image::kFull, nullptr, 0}};
+    WarmImage& full() { return warm_[1]; }
     UniqueFd selfCopy_;  // warm mode: pyexecd's executable, which zygotes are executed from
     int warmCloseFd_ = -1;
-    double zygoteStartedMs_ = 0;
     int zygoteRestarts_ = 0;
+    void startZygote(WarmImage& w);
     void restartBrokenZygote();
     std::string netnsMode_;  // "shared" or "per-run", as applied
     protocol::HealthInfo cachedHealth_;

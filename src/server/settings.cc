@@ -89,6 +89,9 @@ const std::map<std::string, Option> kOptions = {
         {"cgroup", {"v1|v2  force a cgroup backend (default: detect)", text(&Settings::cgroupBackend)}},
         {"mode", {"warm|cold  warm: runs fork a per-worker interpreter that has numpy and pandas\n"
                   "      imported (default); cold: every run starts /usr/bin/python3", text(&Settings::mode)}},
+        {"images", {"split|full  warm mode: programs that import only the standard library fork a\n"
+                    "      lean interpreter, the rest the full one (default split); full: every run\n"
+                    "      forks the full one", text(&Settings::images)}},
         {"netns", {"per-worker|per-run|shared  one empty network namespace per worker, whose runs never\n"
                    "      overlap (default); a new one per run; or one for all runs (refused unless the\n"
                    "      profile stops AF_UNIX rendezvous)", text(&Settings::netns)}},
@@ -184,6 +187,9 @@ Result<Settings> parseSettings(const std::vector<std::string>& args) {
     if (auto peers = http::PeerList::parse(s.allowFrom); !peers) return peers.error();
     if (s.timeoutMs > s.maxTimeoutMs) {
         return makeError(ErrorKind::kConfig, "--timeout-ms must not exceed --max-timeout-ms", "timeout-ms");
+    }
+    if (s.images != "split" && s.images != "full") {
+        return makeError(ErrorKind::kConfig, "--images must be split or full", "images");
     }
     if (s.mode != "warm" && s.mode != "cold") {
         return makeError(ErrorKind::kConfig, "--mode must be warm or cold", "mode");

@@ -49,6 +49,10 @@ struct Settings {
     int watchdogMs = 30000;      // a worker silent this long (no heartbeat) is replaced
     std::string cgroupBackend;   // "", "v1", "v2" (tests)
     std::string mode = "warm";        // "warm" (fork a pre-initialised interpreter) or "cold"
+    // Warm mode: "split" (a lean interpreter for programs that import only
+    // the standard library, the full one otherwise) or "full" (every run
+    // forks the full one). protocol/image_choice.h decides per request.
+    std::string images = "split";
     std::string netns = "per-worker";  // "per-worker", "per-run" or "shared" (engine.cc)
     std::string configFile;
 };

@@ -159,7 +159,7 @@ class Lifecycle(unittest.TestCase):
             os.rmdir(root)  # the new root cannot be mounted: the filesystem step fails
             status, headers, data = svc.request("POST", "/run", {"code": "print('must not run')"})
             if status == 200:  # the worker's next sandbox was complete before the root went away
-                pattern = '"sandbox":"(warm|cold), prepared"'
+                pattern = '"sandbox":"(warm full|warm lean|cold), prepared"'
                 self.assertRegex(svc.logs_matching(pattern), pattern)
                 status, headers, data = svc.request("POST", "/run", {"code": "print('must not run')"})
             self.assertEqual(status, 503, data)
@@ -219,7 +219,7 @@ class Lifecycle(unittest.TestCase):
             svc.stop()
 
     def test_a_dead_zygote_is_replaced(self):
-        svc = Service(workers=1, mode="warm")
+        svc = Service(workers=1, mode="warm", extra_args=["--images", "full"])
         try:
             worker = svc.worker_pids()[0]
             self.assertIsNotNone(prepared_init(worker), "the worker has no prepared sandbox")
@@ -235,7 +235,7 @@ class Lifecycle(unittest.TestCase):
             # record here: os._exit).
             status, r = svc.run("import os\nos._exit(3)")
             self.assertEqual((status, r["exitCode"]), (200, 3), r)
-            self.assertIn('"sandbox":"warm, prepared"', svc.logs_matching('"sandbox":"warm, prepared"'))
+            self.assertIn('"sandbox":"warm full, prepared"', svc.logs_matching('"sandbox":"warm full, prepared"'))
             status, r = svc.run("print('served cold meanwhile')")
             self.assertEqual((status, r["stdout"]), (200, "served cold meanwhile\n"))
             time.sleep(5.2)
@@ -244,13 +244,13 @@ class Lifecycle(unittest.TestCase):
             while time.time() < deadline and not svc._warm():
                 time.sleep(0.3)
             self.assertTrue(svc._warm(), svc.logs())
-            self.assertIn("restarting the warm zygote", svc.logs())
+            self.assertIn("restarting the warm full zygote", svc.logs())
             # The log says how each run was served: without a zygote, cold.
             pattern = '"sandbox":"cold, (prepared|set up on request)"'
             self.assertRegex(svc.logs_matching(pattern), pattern)
             for _ in range(3):
                 self.assertEqual(svc.run("print(2)")[1]["stdout"], "2\n")
-            pattern = '"sandbox":"warm, prepared"[^\n]*\n$'  # the last run's line
+            pattern = '"sandbox":"warm full, prepared"[^\n]*\n$'  # the last run's line
             self.assertRegex(svc.logs_matching(pattern), pattern)
         finally:
             svc.stop()
@@ -258,8 +258,9 @@ class Lifecycle(unittest.TestCase):
     def test_a_dead_prepared_sandbox_is_replaced(self):
         # Each worker keeps its next run's sandbox ready; if that sandbox dies
         # before its request (its init is killed here), the request gets one
-        # set up on the spot and the log says so.
-        svc = Service(workers=1)
+        # set up on the spot and the log says so. One image: one prepared
+        # sandbox (test_images covers two).
+        svc = Service(workers=1, extra_args=["--images", "full"])
         try:
             svc.run("print(1)")  # after it, the worker prepares the next sandbox
             init = prepared_init(svc.worker_pids()[0])
@@ -269,7 +270,7 @@ class Lifecycle(unittest.TestCase):
             status, r = svc.run("import os\nprint('still served', os.sched_getscheduler(0) == os.SCHED_OTHER)")
             self.assertEqual((status, r["status"], r["stdout"]), (200, "ok", "still served True\n"), r)
             self.assertIn("prepared sandbox unusable", svc.logs())
-            pattern = '"sandbox":"(warm|cold), set up on request"'
+            pattern = '"sandbox":"(warm full|cold), set up on request"'
             self.assertRegex(svc.logs_matching(pattern), pattern)
         finally:
             svc.stop()

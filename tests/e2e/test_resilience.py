@@ -50,7 +50,7 @@ class Resilience(unittest.TestCase):
         finishes the teardown when the zygote is gone."""
         # No admission control: the point is that the next request is served
         # at all (after the teardown's 2 s and the zygote's 3 s of silence).
-        svc = Service(workers=1, mode="warm", extra_args=["--queue-timeout-ms", "0"])
+        svc = Service(workers=1, mode="warm", extra_args=["--queue-timeout-ms", "0", "--images", "full"])
         try:
             worker = svc.worker_pids()[0]
             zygote = zygote_of(worker)

@@ -26,6 +26,9 @@ def free_port():
 
 
 MODE = os.environ.get("PYEXEC_TEST_MODE", "warm")  # run_all.sh runs suites in both modes
+# Warm mode's images (--images): split by default; run_all.sh runs the
+# attack suites with "full" too, where every program forks the full image.
+IMAGES = os.environ.get("PYEXEC_TEST_IMAGES")
 
 
 class Service:
@@ -83,7 +86,8 @@ class Service:
             self._scale_nginx_timeouts()
         self.pyexecd = subprocess.Popen(
             [binary, "serve", "--listen", self.socket, "--socket-group", group, "--state-dir", self.state,
-             "--workers", str(workers), "--mode", self.mode, *budgets, *metrics_args, *extra_args],
+             "--workers", str(workers), "--mode", self.mode, *budgets, *metrics_args,
+             *(["--images", IMAGES] if IMAGES else []), *extra_args],
             stdout=self.log, stderr=subprocess.STDOUT, start_new_session=own_session,
             env={**os.environ, "PYEXEC_TEST_SECRET": "s3cr3t-do-not-leak"}, cwd=cwd)
         self.nginx = None

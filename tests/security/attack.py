@@ -130,14 +130,19 @@ def cgroup_pids(dirs):
     return cgroups.pids_in(dirs)
 
 
+PREPARED_PER_WORKER = 2  # --images split: one lean, one full
+
+
 def leftovers(svc):
     """What outlived its run, as a list of descriptions (empty: nothing).
 
-    pyexecd keeps one prepared sandbox per worker for the next request. One
-    counts as prepared only when its run cgroup holds exactly two processes
-    in one pid namespace, its init (pid 1 there) and the program, and the
-    program is blocked reading its harness input (fd 3). Anything else below
-    pyexecd that runs as a sandbox uid, and any other run cgroup, is a leftover."""
+    pyexecd keeps a prepared sandbox per worker and warm image (lean and
+    full: at most PREPARED_PER_WORKER) for the next request, set up after the
+    worker's last run: they are its newest run cgroups. One counts as
+    prepared only when its run cgroup holds exactly two processes in one pid
+    namespace, its init (pid 1 there) and the program, and the program is
+    blocked reading its harness input (fd 3). Anything else below pyexecd
+    that runs as a sandbox uid, and any other run cgroup, is a leftover."""
     found = []
     newest = {}
     for d in run_cgroups(svc):
@@ -146,12 +151,12 @@ def leftovers(svc):
         newest.setdefault(worker, {}).setdefault(int(n) if n.isdigit() else -1, []).append(d)
     allowed = set()
     for worker, runs in newest.items():
-        last = max(runs)
+        last = sorted(runs)[-PREPARED_PER_WORKER:]
         for n, dirs in runs.items():
             pids = cgroup_pids(dirs)
             program = [p for p in pids if is_waiting_for_input(p)]
             init = [p for p in pids if p not in program]
-            pristine = (n == last and len(program) == 1 and len(init) == 1 and
+            pristine = (n in last and len(program) == 1 and len(init) == 1 and
                         is_sandbox_init(init[0]) and same_pid_namespace(init[0], program[0]))
             if pristine:
                 allowed |= pids

@@ -128,7 +128,7 @@ def run_leftovers(svc):
 
 
 def pyexecd_processes(svc):
-    """{pid: role} of the master, its workers and their zygotes."""
+    """{pid: role} of the master, its workers and their zygotes (full and lean)."""
     master = svc.pyexecd.pid
     out = {master: "master"}
     workers = sorted(p for p in children(master) if (status_field(p, "Uid") or ["?"])[0] == "0")
@@ -137,6 +137,8 @@ def pyexecd_processes(svc):
         for z in children(worker):
             if comm(z) == "pyexec-zygote":
                 out[z] = f"zygote {n}"
+            elif comm(z) == "pyexec-zyg-lean":
+                out[z] = f"lean zygote {n}"
     return out
 
 

@@ -66,6 +66,21 @@ TEST(Image, LeanOnlyForTheStandardLibrary) {
     CHECK(Image::kFull == imageOf("s = 'import pandas'"));  // a string counts: only more conservative
 }
 
+TEST(Image, PytestTestsAndPythonFilesAreFull) {
+    RunRequest r;
+    r.code = "def add(a, b):\n    return a + b\n";
+    r.files = {{"data.csv", "a,b\n1,2\n"}, {"notes/readme.txt", "x"}};
+    CHECK(Image::kLean == imageFor(r));  // data files alone: what the code imports decides
+    r.files.push_back({"helper.py", "import pandas\n"});
+    CHECK(Image::kFull == imageFor(r));
+    r.files.pop_back();
+    TestSpec t;
+    t.type = TestType::kPytest;
+    t.module = "from main import add\ndef test_a():\n    assert add(1, 2) == 3\n";
+    r.tests.push_back(t);
+    CHECK(Image::kFull == imageFor(r));
+}
+
 // The table must be the interpreter's own standard library.
 TEST(Image, TheStdlibTableMatchesTheInterpreter) {
     std::unique_ptr<FILE, int (*)(FILE*)> p(

@@ -1,0 +1,148 @@
+"""Warm mode's two images (--images split, the default): a program that
+imports only the standard library forks a lean interpreter, anything else
+the full one (numpy, pandas, matplotlib, pytest). Judged from outside: what
+the program finds imported, how pyexecd's log says it was served, the
+zygote processes, and answers that stay right whichever image ran them."""
+import os
+import signal
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import procfs  # noqa: E402
+from service import Service  # noqa: E402
+
+svc = None
+LEAN = '"sandbox":"warm lean, prepared"'
+FULL = '"sandbox":"warm full, prepared"'
+PROBE = "import sys\nprint('numpy' in sys.modules, 'pandas' in sys.modules)\n"
+
+
+def setUpModule():
+    global svc
+    svc = Service(workers=1, mode="warm")
+
+
+def tearDownModule():
+    svc.stop()
+
+
+def zygotes(worker):
+    """{comm: pid} of the worker's zygotes."""
+    out = subprocess.run(["ps", "-o", "pid=,comm=", "--ppid", str(worker)], capture_output=True, text=True)
+    return {line.split()[1]: int(line.split()[0]) for line in out.stdout.splitlines()
+            if line.split()[1:] and line.split()[1].startswith("pyexec-zyg")}
+
+
+def served(code, **fields):
+    """(answer, how the log says it was served): the last log line's sandbox."""
+    status, r = svc.run(code, **fields)
+    assert status == 200, (status, r)
+    rid = r["requestId"]
+    logs = svc.logs_matching(rid)
+    line = next((l for l in logs.splitlines() if rid in l), "")
+    sandbox = line.split('"sandbox":"', 1)[1].split('"', 1)[0] if '"sandbox":"' in line else None
+    return r, sandbox
+
+
+class Images(unittest.TestCase):
+    def test_a_worker_has_a_lean_and_a_full_zygote(self):
+        self.assertEqual(sorted(zygotes(svc.worker_pids()[0])), ["pyexec-zyg-lean", "pyexec-zygote"])
+        self.assertEqual(svc.health()["sandbox"]["mode"], "warm")
+
+    def test_a_standard_library_program_forks_the_lean_image(self):
+        served("print(1)")  # the worker prepares one sandbox per image after this
+        r, how = served("import json, os, collections\n" + PROBE)
+        self.assertEqual((r["status"], r["stdout"]), ("ok", "False False\n"), r)
+        self.assertEqual(how, "warm lean, prepared")
+
+    def test_numpy_or_pandas_forks_the_full_image(self):
+        for code in ("import numpy as np\n" + PROBE, "from pandas import DataFrame\n" + PROBE,
+                     "import os\n__import__('json')\n" + PROBE):  # a dynamic import: full, whatever it names
+            served("print(1)")
+            r, how = served(code)
+            self.assertEqual((r["status"], r["stdout"]), ("ok", "True True\n"), (code, r))
+            self.assertEqual(how, "warm full, prepared", code)
+
+    def test_exercises_fork_the_full_image(self):
+        r, how = served("def add(a, b):\n    return a + b\n",
+                        tests=[{"type": "pytest", "code": "from main import add\n\ndef test_a():\n"
+                                                          "    assert add(1, 2) == 3\n"}])
+        self.assertEqual([t["outcome"] for t in r["testResults"]], ["passed"], r)
+        self.assertTrue(how.startswith("warm full"), how)
+        r, how = served("import helper\nprint(helper.x)", files={"helper.py": "x = 7\n"})
+        self.assertEqual(r["stdout"], "7\n", r)
+        self.assertTrue(how.startswith("warm full"), how)
+        # A data file alone: what the code imports decides.
+        r, how = served("print(open('data.txt').read())", files={"data.txt": "hi"})
+        self.assertEqual(r["stdout"], "hi\n", r)
+        self.assertTrue(how.startswith("warm lean"), how)
+
+    def test_a_lean_program_that_hides_an_import_of_pandas_still_works(self):
+        # The scan sees no import statement and no __import__/importlib: lean,
+        # and pandas is imported in the run itself (as in a cold run).
+        code = ("import sys, builtins\nimp = getattr(builtins, '__imp' + 'ort__')\npd = imp('pan' + 'das')\n"
+                "print(pd.DataFrame({'a': [1, 2]})['a'].sum(), 'numpy' in sys.modules)\n")
+        r, how = served(code, timeoutMs=10000)
+        self.assertEqual((r["status"], r["stdout"]), ("ok", "3 True\n"), r)
+        self.assertTrue(how.startswith("warm lean"), how)
+
+    def test_answers_are_the_same_in_both_images(self):
+        # The same standard-library program through both images: identical
+        # stdout, exit code and test verdicts (only timings differ).
+        code = ("import sys, math\nx = int(input())\nprint(math.factorial(x))\n"
+                "print('err', file=sys.stderr)\ny = [x] * 3\nraise SystemExit(3)\n")
+        tests = [{"type": "output", "expected": "120\n"}, {"type": "variable_value", "name": "y", "expected": [5, 5, 5]}]
+        lean, how_lean = served(code, stdin="5\n", tests=tests)
+        full, how_full = served("import numpy\n" + code, stdin="5\n", tests=tests)
+        self.assertTrue(how_lean.startswith("warm lean") and how_full.startswith("warm full"), (how_lean, how_full))
+        for key in ("status", "stdout", "stderr", "exitCode"):
+            self.assertEqual(lean[key], full[key], key)
+        self.assertEqual([t["passed"] for t in lean["testResults"]], [True, True], lean)
+        self.assertEqual([t["passed"] for t in full["testResults"]], [True, True], full)
+
+    def test_without_its_lean_zygote_a_lean_program_forks_the_full_one(self):
+        worker = svc.worker_pids()[0]
+        lean = zygotes(worker)["pyexec-zyg-lean"]
+        os.kill(lean, signal.SIGKILL)
+        deadline = time.time() + 10
+        while procfs.stat_fields(lean) and procfs.stat_fields(lean)[3] not in "ZX" and time.time() < deadline:
+            time.sleep(0.02)
+        seen = set()
+        for i in range(4):  # the prepared lean sandbox's program outlived its zygote; then the full one serves
+            status, r = svc.run(f"print({i})")
+            self.assertEqual((status, r["stdout"]), (200, f"{i}\n"), r)
+        time.sleep(5.2)  # a broken zygote is replaced after 5 s, on the next request
+        svc.run("pass")
+        deadline = time.time() + 30
+        while "pyexec-zyg-lean" not in zygotes(worker) and time.time() < deadline:
+            time.sleep(0.2)
+        self.assertIn("pyexec-zyg-lean", zygotes(worker))
+        self.assertIn("restarting the warm lean zygote", svc.logs_matching("restarting the warm lean zygote"))
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            r, how = served("print('back')")
+            seen.add(how)
+            if how == "warm lean, prepared":
+                break
+            time.sleep(0.3)
+        self.assertIn("warm lean, prepared", seen)
+        self.assertEqual(r["stdout"], "back\n")
+
+
+class FullOnly(unittest.TestCase):
+    def test_images_full_forks_the_full_image_for_everything(self):
+        one = Service(workers=1, mode="warm", extra_args=["--images", "full"])
+        try:
+            self.assertEqual(sorted(zygotes(one.worker_pids()[0])), ["pyexec-zygote"])
+            status, r = one.run(PROBE)
+            self.assertEqual((status, r["stdout"]), (200, "True True\n"), r)
+        finally:
+            one.stop()
+
+
+if __name__ == "__main__":
+    import pyunit
+    pyunit.main("images", globals())
