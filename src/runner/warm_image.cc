@@ -73,7 +73,7 @@ del os, sys, pytest, _p, _f, _path, _saved, _out, _err
 // and to what each warm run's fork copies the page tables of, and save a
 // plot or a pytest exercise most of its CPU (README, Benchmarks).
 constexpr WarmModule kWarmImage[] = {
-    {"json"}, {"_json"}, {"traceback"}, {"linecache"}, {"io"}, {"atexit"}, {"warnings"}, {"binascii"}, {"stat"},
+    {"json"}, {"_json"}, {"traceback"}, {"linecache"}, {"io"}, {"atexit"}, {"warnings"}, {"binascii"}, {"stat"}, {"signal"},
     {"numpy"}, {"pandas"},
     {"matplotlib.pyplot", kMatplotlibWarmUp, "matplotlib"},
     {"pytest", kPytestWarmUp, "pytest"},
@@ -83,7 +83,7 @@ constexpr WarmModule kWarmImage[] = {
 // fork of it copies the page tables of a bare interpreter (measured for
 // issue 11: 1.6 ms of CPU per fork against 8.1 ms with numpy and pandas).
 constexpr WarmModule kLeanImage[] = {
-    {"json"}, {"_json"}, {"traceback"}, {"linecache"}, {"io"}, {"atexit"}, {"warnings"}, {"binascii"}, {"stat"},
+    {"json"}, {"_json"}, {"traceback"}, {"linecache"}, {"io"}, {"atexit"}, {"warnings"}, {"binascii"}, {"stat"}, {"signal"},
 };
 
 }  // namespace
