@@ -103,6 +103,17 @@ class Images(unittest.TestCase):
         self.assertEqual([t["passed"] for t in lean["testResults"]], [True, True], lean)
         self.assertEqual([t["passed"] for t in full["testResults"]], [True, True], full)
 
+    def test_both_images_write_the_base_working_set_ahead(self):
+        # Each zygote learns which of its pages a small run writes, and every
+        # warm run writes them ahead in bulk (harness.py, warm_image.cc): the
+        # count is what populate() asked for, in the program itself.
+        code = "import sys\nprint(sys.modules['_pyexec_warm'].populate('base'))\n"
+        for prefix, image in (("", "warm lean"), ("import numpy\n", "warm full")):
+            served("print(1)")
+            r, how = served(prefix + code)
+            self.assertTrue(how.startswith(image), how)
+            self.assertGreater(int(r["stdout"]), 50, r)  # pages; -1 when nothing was learnt
+
     def test_without_its_lean_zygote_a_lean_program_forks_the_full_one(self):
         worker = svc.worker_pids()[0]
         lean = zygotes(worker)["pyexec-zyg-lean"]
