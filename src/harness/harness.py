@@ -105,12 +105,6 @@ def _pyexec_setup(real_builtins):
                                  separators=(",", ":")).encode
         loads = json.loads
 
-    # -- the base working set (warm mode), before the warm-up ----------------
-    if "_pyexec_warm" in sys.builtin_module_names:
-        import _pyexec_warm
-        _pyexec_warm.populate("base")
-        del _pyexec_warm
-
     # -- warm-up ---------------------------------------------------------------
     # The sandbox is usually set up before its request: this runs while fd 3
     # is still empty. Going once through what every run does (compiling,

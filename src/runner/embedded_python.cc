@@ -19,6 +19,11 @@ constexpr int kHarnessFailed = 125;
 
 // The harness, compiled once in the zygote (as `python3 -c` would name it).
 PyObject* gHarnessCode = nullptr;
+// What each program runs first: Python's SIGINT handler, and the working
+// folder at the head of sys.path, as `python3 -c` has them.
+PyObject* gStartCode = nullptr;
+constexpr const char* kStartSource =
+    "import signal as _s, sys as _y\n_s.signal(_s.SIGINT, _s.default_int_handler)\n_y.path.insert(0, '')\ndel _s, _y\n";
 
 Error pythonError(const std::string& what) {
     return makeError(ErrorKind::kSandboxUnavailable, "embedded python: " + what);
@@ -164,8 +169,9 @@ Status initEmbeddedPython(std::span<const WarmModule> modules) {
         if (m.warmUp != nullptr) warmUp(m.warmUp);
     }
     std::string source(gen::kHarnessSource);
+    gStartCode = Py_CompileString(kStartSource, "<string>", Py_file_input);
     gHarnessCode = Py_CompileString(source.c_str(), "<string>", Py_file_input);
-    if (gHarnessCode == nullptr) {
+    if (gHarnessCode == nullptr || gStartCode == nullptr) {
         PyErr_Print();
         return pythonError("cannot compile the harness");
     }
@@ -199,16 +205,22 @@ Status initEmbeddedPython(std::span<const WarmModule> modules) {
 }
 
 void runEmbeddedHarness() noexcept {
+    // First the pages a run writes anyway, in bulk rather than one
+    // copy-on-write fault at a time (working_set.h): the after-fork hooks
+    // and the harness write most of them.
+    populateWorkingSet("base");
     // What `python3` sets up at start-up for a script, and the init reset.
     ::signal(SIGPIPE, SIG_IGN);
     ::signal(SIGXFSZ, SIG_IGN);
     PyOS_AfterFork_Child();
-    // And as `python3 -c`, the working directory (/tmp) heads sys.path.
-    PyRun_SimpleString("import signal as _s, sys as _y\n_s.signal(_s.SIGINT, _s.default_int_handler)\n"
-                       "_y.path.insert(0, '')\ndel _s, _y\n");
-    // As `python3 -c`: the code runs in __main__, its frames named "<string>".
+    // And as `python3 -c`, the working directory (/tmp) heads sys.path
+    // (compiled in the zygote).
     PyObject* main = PyImport_AddModule("__main__");  // borrowed
     PyObject* globals = main != nullptr ? PyModule_GetDict(main) : nullptr;
+    PyObject* start = globals != nullptr && gStartCode != nullptr ? PyEval_EvalCode(gStartCode, globals, globals) : nullptr;
+    if (start == nullptr) PyErr_Print();
+    Py_XDECREF(start);
+    // As `python3 -c`: the code runs in __main__, its frames named "<string>".
     PyObject* result = globals != nullptr ? PyEval_EvalCode(gHarnessCode, globals, globals) : nullptr;
     if (result == nullptr) PyErr_Print();
     ::_exit(result != nullptr ? 0 : kHarnessFailed);
