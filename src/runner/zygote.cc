@@ -319,7 +319,17 @@ void Zygote::markBroken(const std::string& why) {
 }
 
 bool Zygote::ready() {
-    if (state_ != State::kStarting) return state_ == State::kReady;
+    if (state_ == State::kReady) {
+        // A zygote that died hangs its socket up: noticed here, not only
+        // when a run of its image next needs it.
+        pollfd p{sock_.get(), 0, 0};
+        if (::poll(&p, 1, 0) == 1 && (p.revents & (POLLHUP | POLLERR)) != 0) {
+            markBroken("exited");
+            return false;
+        }
+        return true;
+    }
+    if (state_ != State::kStarting) return false;
     pollfd p{sock_.get(), POLLIN, 0};
     if (::poll(&p, 1, 0) <= 0) return false;
     char ok = 0;

@@ -57,7 +57,8 @@ public:
     Zygote(const Zygote&) = delete;
     Zygote& operator=(const Zygote&) = delete;
 
-    // Whether runs can use it now (never blocks). False for good once it failed.
+    // Whether runs can use it now (never blocks). False for good once it
+    // failed or exited (its socket hung up).
     bool ready();
     bool broken() const { return state_ == State::kBroken; }
     // Forks a program into the sandbox of an idle init that reported kReady

@@ -260,6 +260,7 @@ bool Engine::zygoteStarting() {
 // cold, in the same sandbox.
 void Engine::restartBrokenZygote() {
     for (WarmImage& w : warm_) {
+        if (w.zygote) w.zygote->ready();  // notices one that exited
         if (!w.zygote || !w.zygote->broken() || clock::monotonicMs() - w.startedMs < 5000) continue;
         log::warn(std::string("restarting the warm ") + runner::imageName(w.image) + " zygote");
         ++zygoteRestarts_;
