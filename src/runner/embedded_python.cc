@@ -129,9 +129,16 @@ PyObject* warmPopulate(PyObject*, PyObject* args) {
     return PyLong_FromLong(populateWorkingSet(name));
 }
 
+PyObject* warmPopulated(PyObject*, PyObject* args) {
+    const char* name = nullptr;
+    if (!PyArg_ParseTuple(args, "s", &name)) return nullptr;
+    return PyLong_FromLong(populatedPages(name));
+}
+
 PyMethodDef kWarmMethods[] = {
     {"learn", warmLearn, METH_VARARGS, "learn(name, pages): remember a working set (zygote)"},
     {"populate", warmPopulate, METH_VARARGS, "populate(name): write a working set's pages ahead; pages or -1"},
+    {"populated", warmPopulated, METH_VARARGS, "populated(name): pages this process wrote ahead under name"},
     {nullptr, nullptr, 0, nullptr},
 };
 

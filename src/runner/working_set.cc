@@ -26,6 +26,7 @@ struct WorkingSet {
     std::string name;
     std::vector<Range> ranges;
     size_t pages = 0;
+    long populated = 0;  // by this process
 };
 
 // Few sets, learnt once in the zygote: a vector is enough.
@@ -54,7 +55,7 @@ void learnWorkingSet(std::string_view name, std::string_view pages) {
 }
 
 long populateWorkingSet(std::string_view name) {
-    for (const WorkingSet& set : sets()) {
+    for (WorkingSet& set : sets()) {
         if (set.name != name) continue;
         for (const Range& r : set.ranges) {
             // ENOMEM/EFAULT: no longer mapped (the program unmapped it); skip.
@@ -62,9 +63,17 @@ long populateWorkingSet(std::string_view name) {
                 return -1;
             }
         }
+        set.populated += static_cast<long>(set.pages);
         return static_cast<long>(set.pages);
     }
     return -1;
+}
+
+long populatedPages(std::string_view name) {
+    for (const WorkingSet& set : sets()) {
+        if (set.name == name) return set.populated;
+    }
+    return 0;
 }
 
 void forgetWorkingSets() { std::vector<WorkingSet>().swap(sets()); }

@@ -26,6 +26,11 @@ void learnWorkingSet(std::string_view name, std::string_view pages);
 // longer mapped are skipped; content is never changed.
 long populateWorkingSet(std::string_view name);
 
+// How many pages this process wrote ahead under `name` (0: none yet). A
+// program's count starts at 0 whatever its zygote did (the zygote never
+// populates).
+long populatedPages(std::string_view name);
+
 // Forgets every working set (a zygote never does; tests do).
 void forgetWorkingSets();
 

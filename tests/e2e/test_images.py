@@ -105,9 +105,9 @@ class Images(unittest.TestCase):
 
     def test_both_images_write_the_base_working_set_ahead(self):
         # Each zygote learns which of its pages a small run writes, and every
-        # warm run writes them ahead in bulk (harness.py, warm_image.cc): the
-        # count is what populate() asked for, in the program itself.
-        code = "import sys\nprint(sys.modules['_pyexec_warm'].populate('base'))\n"
+        # warm program writes them ahead in bulk first thing after its fork
+        # (embedded_python.cc): by the time the code runs it has, in itself.
+        code = "import sys\nprint(sys.modules['_pyexec_warm'].populated('base'))\n"
         for prefix, image in (("", "warm lean"), ("import numpy\n", "warm full")):
             served("print(1)")
             r, how = served(prefix + code)

@@ -182,11 +182,14 @@ report({"ns": os.readlink("/proc/self/ns/net"), "unix": open("/proc/net/unix").r
 import os
 report({"ns": os.readlink("/proc/self/ns/net"), "unix": open("/proc/net/unix").read().splitlines()[1:]})
 '''
-            _, a = run_attack(self, one, code_a)
-            _, b = run_attack(self, one, code_b)
-            self.assertGreaterEqual(len(a["unix"]), 3, a)  # A's own sockets were there
-            self.assertEqual(a["ns"], b["ns"], "not the same namespace: nothing was reused")
-            self.assertEqual(b["unix"], [], "run B found sockets of run A")
+            # B in both warm images: the full image's prepared sandbox waited
+            # in the namespace while a lean A ran.
+            for b_prefix in ("", "import numpy  # the full image\n"):
+                _, a = run_attack(self, one, code_a)
+                _, b = run_attack(self, one, b_prefix + code_b)
+                self.assertGreaterEqual(len(a["unix"]), 3, a)  # A's own sockets were there
+                self.assertEqual(a["ns"], b["ns"], "not the same namespace: nothing was reused")
+                self.assertEqual(b["unix"], [], f"run B ({b_prefix!r}) found sockets of run A")
         finally:
             one.stop()
 
