@@ -1,7 +1,8 @@
 # pyexec — build, run and test.
 #   make run    installs what is missing, builds, serves on 127.0.0.1:$(PORT)
 #   make test   installs, builds, runs every suite; ends with "N passed, N failed"
-#   make bench  latency benchmarks through nginx
+#   make bench  latency benchmarks through nginx, then the floor of a warm run
+#   make bench-floor  only the floor (tests/bench/floor.py)
 #   make install  the binary, seccomp profile, nginx site and systemd unit
 #               (PREFIX=/usr/local, DESTDIR honoured)
 #   make fuzz   libFuzzer on the parsers, FUZZ_SECONDS (180) each; corpora in tests/fuzz
@@ -42,7 +43,7 @@ HARNESS_PY := src/harness/harness.py src/harness/exercise.py src/harness/run.py
 # Debian package names from packages.txt (comments and blank lines dropped).
 DEB_PKGS  := $(shell sed -e 's/\#.*//' packages.txt)
 
-.PHONY: all deps build binary run install uninstall test unit e2e security bench soak sanitize clean
+.PHONY: all deps build binary run install uninstall test unit e2e security bench bench-floor soak sanitize clean
 all: build
 # deps first, then the binaries in parallel.
 build: deps
@@ -109,6 +110,10 @@ test: build fuzz-build
 bench: build
 	PYTHON=$(PYTHON) BUILD=$(BUILD) $(PYTHON) tests/bench/bench.py
 	PYTHON=$(PYTHON) BUILD=$(BUILD) $(PYTHON) tests/bench/io_flood.py
+	PYTHON=$(PYTHON) BUILD=$(BUILD) $(PYTHON) tests/bench/floor.py
+
+bench-floor: build
+	PYTHON=$(PYTHON) BUILD=$(BUILD) $(PYTHON) tests/bench/floor.py
 
 # make test runs a 100-run version (tests/run_all.sh).
 SOAK_RUNS ?= 1000
