@@ -174,6 +174,10 @@ def _pyexec_setup(real_builtins):
     del files
     if "matplotlib" in code:
         _pyexec_write_ahead(H, "matplotlib")
+    if "pandas" in code:
+        _pyexec_write_ahead(H, "pandas")
+    elif "numpy" in code:
+        _pyexec_write_ahead(H, "numpy")
 
     # -- result pipe (fd 4), kept private ------------------------------------
     try:

@@ -61,36 +61,62 @@ void warmUp(const char* source) {
 // child (os.fork, so the at-fork hooks run as in a program) runs the
 // warm-up again, then reports the pages of the zygote's writable anonymous
 // memory it now holds alone (pagemap: present, exclusively mapped); they
-// are learnt under the working set's name.
+// are learnt under the working set's name. With the harness (the base set):
+// after the warm-up the child goes on as a run does, the start code and the
+// harness itself on a hello world (input on fd 3, everything else to
+// /dev/null), and reports when the harness leaves through os._exit.
 constexpr const char* kLearnWorkingSet = R"PY(
-def _pyexec_learn(name, source):
+def _pyexec_learn(name, source, with_harness):
     import os, struct, _pyexec_warm
     page = os.sysconf("SC_PAGE_SIZE")
     regions = []
     with open("/proc/self/maps") as maps:
         for line in maps:
             f = line.split()
-            if f[1] == "rw-p" and (len(f) == 5 or f[5] == "[heap]"):
+            if f[1] == "rw-p":  # anonymous, heap, stack, and the data of the binary and libraries
                 regions.append([int(x, 16) for x in f[0].split("-")])
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
+        real_exit = os._exit
+
+        def report(*_):  # the harness leaves through here (os._exit)
+            try:
+                out = bytearray()
+                with open("/proc/self/pagemap", "rb", buffering=0) as pm:
+                    for lo, hi in regions:
+                        pm.seek(lo // page * 8)
+                        data = pm.read((hi - lo) // page * 8)
+                        for k, (e,) in enumerate(struct.iter_unpack("<Q", data)):
+                            if e >> 63 & 1 and e >> 56 & 1:
+                                out += struct.pack("=Q", lo + k * page)
+                view = memoryview(out)
+                while view:
+                    view = view[os.write(w, view):]
+            finally:
+                real_exit(0)
         try:
             os.close(r)
             exec(source, {"__name__": "_pyexec_probe", "_pyexec_warm_dir": _pyexec_warm_dir})
-            out = bytearray()
-            with open("/proc/self/pagemap", "rb", buffering=0) as pm:
-                for lo, hi in regions:
-                    pm.seek(lo // page * 8)
-                    data = pm.read((hi - lo) // page * 8)
-                    for k, (e,) in enumerate(struct.iter_unpack("<Q", data)):
-                        if e >> 63 & 1 and e >> 56 & 1:
-                            out += struct.pack("=Q", lo + k * page)
-            view = memoryview(out)
-            while view:
-                view = view[os.write(w, view):]
+            if with_harness:
+                import __main__
+                g = __main__.__dict__
+                os.chdir(_pyexec_warm_dir)  # empty: no files in, none out
+                w = os.dup2(w, 63)
+                null = os.open(os.devnull, os.O_RDWR)
+                data = os.memfd_create("input")
+                os.write(data, b'{"code": "print(\'Hello, World!\')\\n"}')
+                for fd in (0, 1, 2, 4):
+                    os.dup2(null, fd)
+                os.dup2(data, 3)
+                os.closerange(5, 63)
+                os._exit = report
+                exec(g["_pyexec_probe_start"], g)
+                exec(g["_pyexec_probe_harness"], g)
         finally:
-            os._exit(0)
+            if with_harness:
+                real_exit(1)  # the harness did not finish: learn nothing
+            report()
     os.close(w)
     chunks = []
     while True:
@@ -99,14 +125,16 @@ def _pyexec_learn(name, source):
             break
         chunks.append(chunk)
     os.close(r)
-    os.waitpid(pid, 0)
-    _pyexec_warm.learn(name, b"".join(chunks))
+    if os.waitpid(pid, 0)[1] == 0:
+        _pyexec_warm.learn(name, b"".join(chunks))
 )PY";
 
 void probeWorkingSet(const WarmModule& m) {
     PyObject* main = PyImport_AddModule("__main__");  // borrowed
     PyObject* learn = main != nullptr ? PyObject_GetAttrString(main, "_pyexec_learn") : nullptr;
-    PyObject* result = learn != nullptr ? PyObject_CallFunction(learn, "ss", m.workingSet, m.warmUp) : nullptr;
+    PyObject* result = learn != nullptr ? PyObject_CallFunction(learn, "ssO", m.workingSet, m.warmUp,
+                                                                m.withHarness ? Py_True : Py_False)
+                                        : nullptr;
     if (result == nullptr) PyErr_Clear();  // worth having, not needed
     Py_XDECREF(result);
     Py_XDECREF(learn);
@@ -200,12 +228,23 @@ Status initEmbeddedPython(std::span<const WarmModule> modules) {
     if (PyRun_SimpleString("import gc\ngc.collect()\ngc.freeze()\ndel gc\n") != 0) {
         return pythonError("gc.freeze failed");
     }
-    // The zygote is final: learn the working sets from forks of it.
-    if (PyRun_SimpleString(kLearnWorkingSet) == 0) {
+    // The zygote is final: learn the working sets from forks of it (the
+    // probe that runs the harness finds its code in __main__ meanwhile).
+    PyObject* mainModule = PyImport_AddModule("__main__");  // borrowed
+    PyObject* mainGlobals = mainModule != nullptr ? PyModule_GetDict(mainModule) : nullptr;
+    if (mainGlobals != nullptr && PyDict_SetItemString(mainGlobals, "_pyexec_probe_start", gStartCode) == 0 &&
+        PyDict_SetItemString(mainGlobals, "_pyexec_probe_harness", gHarnessCode) == 0 &&
+        PyRun_SimpleString(kLearnWorkingSet) == 0) {
         for (const WarmModule& m : modules) {
             if (m.warmUp != nullptr && m.workingSet != nullptr) probeWorkingSet(m);
         }
         PyRun_SimpleString("del _pyexec_learn\n");
+    }
+    PyErr_Clear();
+    if (mainGlobals != nullptr) {
+        PyDict_DelItemString(mainGlobals, "_pyexec_probe_start");
+        PyDict_DelItemString(mainGlobals, "_pyexec_probe_harness");
+        PyErr_Clear();
     }
     if (PyRun_SimpleString(kRemovePrivateFolder) != 0) return pythonError("cannot remove the private folder");
     return okStatus();

@@ -24,6 +24,9 @@ struct WarmModule {
     // learnt under this name, and a run that will need them writes them
     // ahead in bulk (working_set.h). nullptr: none.
     const char* workingSet = nullptr;
+    // The probe of that working set then also runs the harness on a hello
+    // world, as every run does: the pages the harness itself writes.
+    bool withHarness = false;
 };
 
 std::span<const WarmModule> warmImage(protocol::Image image);

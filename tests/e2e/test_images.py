@@ -104,15 +104,36 @@ class Images(unittest.TestCase):
         self.assertEqual([t["passed"] for t in full["testResults"]], [True, True], full)
 
     def test_both_images_write_the_base_working_set_ahead(self):
-        # Each zygote learns which of its pages a small run writes, and every
+        # Each zygote learns which of its pages a small run writes (its
+        # base warm-up, then the harness itself on a hello world), and every
         # warm program writes them ahead in bulk first thing after its fork
         # (embedded_python.cc): by the time the code runs it has, in itself.
+        # A probe whose harness did not finish learns nothing (-1 here).
         code = "import sys\nprint(sys.modules['_pyexec_warm'].populated('base'))\n"
         for prefix, image in (("", "warm lean"), ("import numpy\n", "warm full")):
             served("print(1)")
             r, how = served(prefix + code)
             self.assertTrue(how.startswith(image), how)
             self.assertGreater(int(r["stdout"]), 50, r)  # pages; -1 when nothing was learnt
+
+    def test_numpy_and_pandas_programs_write_their_working_sets_ahead(self):
+        # The full zygote also learns what a small numpy and a small pandas
+        # exercise write; the harness writes the one a program names ahead
+        # (pandas covers numpy), and nothing of them for other programs.
+        # (The names are split so that this code names neither.)
+        sets = "import sys\nw = sys.modules['_pyexec_warm']\nprint(w.populated('num' 'py'), w.populated('pan' 'das'))\n"
+        for prefix, numpy_set, pandas_set in (("import pandas\n", False, True), ("import numpy\n", True, False),
+                                              ("import json\n", False, False)):
+            served("print(1)")
+            r, how = served(prefix + sets)
+            self.assertTrue(how.startswith("warm"), how)
+            numpy_pages, pandas_pages = (int(x) for x in r["stdout"].split())
+            self.assertEqual(numpy_pages > 50, numpy_set, r)
+            self.assertEqual(pandas_pages > 50, pandas_set, r)
+            if not numpy_set:
+                self.assertEqual(numpy_pages, 0, r)
+            if not pandas_set:
+                self.assertEqual(pandas_pages, 0, r)
 
     def test_without_its_lean_zygote_a_lean_program_forks_the_full_one(self):
         worker = svc.worker_pids()[0]
