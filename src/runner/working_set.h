@@ -6,7 +6,9 @@
 // pages ahead with one madvise(MADV_POPULATE_WRITE) per range costs a
 // fraction of that. So the zygote learns, once, which pages a kind of run
 // writes (a probe child runs its warm-up and reads /proc/self/pagemap), and
-// a run that will need them writes them ahead (issue 12).
+// a run that will need them writes them ahead (issue 12). Every warm run
+// writes the base set (a small program and the harness itself), a program
+// naming pandas or numpy their sets too (issue 11).
 //
 // The ranges live in the zygote's memory; every program inherits them.
 #pragma once
