@@ -12,7 +12,9 @@ and what it is made of. Measured side by side in one run:
   3. the lean image without any sandbox: /usr/bin/python3 with the lean
      image's modules imported and its objects frozen forks a child that runs
      the same hello world and exits, two at a time: CPU and faults per fork;
-     then the same with the child running pyexec's harness on `pass`;
+     then the same with the child running pyexec's harness on `pass`, and
+     the full image's numpy and pandas imported with the child running the
+     pandas quest (beside pyexecd's warm pandas quest);
   4. what a page fault costs here: a first write to a fresh anonymous page,
      and a copy-on-write fault after a fork (microseconds of CPU each);
   5. inside a warm run, the program's own process before its first line:
@@ -87,11 +89,19 @@ def through_pyexecd(svc, body):
     return r
 
 
-FORK_FLOOR = f"""
+HELLO = 'print("Hello, World!")'
+PANDAS_QUEST = "import pandas as pd\ndf = pd.DataFrame({'scores': [85, 90, 78, 92, 88]})\nprint(df['scores'].mean())\n"
+
+
+def fork_floor_source(modules, program):
+    """A parent with modules imported that runs program once, freezes its
+    objects, then forks children that run it again (output to a buffer) and
+    exit, for SECONDS; prints forks, CPU seconds, child faults."""
+    return f"""
 import gc, io, os, resource, sys, time
-import {LEAN_MODULES}
+import {modules}
 def hello():
-    c = compile('print("Hello, World!")', "main.py", "exec")
+    c = compile({program!r}, "main.py", "exec")
     o, sys.stdout = sys.stdout, io.StringIO()
     try:
         exec(c, {{"__name__": "__main__"}})
@@ -118,6 +128,10 @@ print(n, cpu, r1.ru_minflt - r0.ru_minflt)
 """
 
 
+FORK_FLOOR = fork_floor_source(LEAN_MODULES, HELLO)
+PANDAS_FLOOR = fork_floor_source(LEAN_MODULES + ", numpy, pandas", PANDAS_QUEST)
+
+
 # The same, but the child runs pyexec's own harness (as a warm run does:
 # the joined source compiled once in the parent) on `pass`, its input on fd 3
 # and its records to /dev/null on fd 4: what the harness adds, still without
@@ -137,11 +151,12 @@ HARNESS_FLOOR = FORK_FLOOR.replace("""        hello()
         os._exit(0)""").replace("gc.collect()", "HARNESS = compile(open(sys.argv[1]).read(), '<string>', 'exec')\ngc.collect()")
 
 
-def lean_fork_floor(procs=2, harness=False):
+def lean_fork_floor(procs=2, harness=False, source=FORK_FLOOR):
     """The lean image's fork, a hello world (or the harness on `pass`) and
     the exit, no sandbox, procs forking loops at once: forks per second, CPU
-    (ms) and child faults per fork."""
-    args = [PY, "-c", FORK_FLOOR]
+    (ms) and child faults per fork. source=PANDAS_FLOOR: numpy and pandas
+    imported, the pandas quest."""
+    args = [PY, "-c", source]
     if harness:
         sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
         from harness_source import harness_source
@@ -232,6 +247,12 @@ def main():
         print(f"lean fork floor: {fork}", file=sys.stderr)
         harness = lean_fork_floor(harness=True)
         print(f"lean fork with the harness: {harness}", file=sys.stderr)
+        pandas_fork = lean_fork_floor(source=PANDAS_FLOOR)
+        print(f"numpy+pandas fork, pandas quest: {pandas_fork}", file=sys.stderr)
+        pandas = through_pyexecd(svc, PANDAS_QUEST)
+        print(f"pandas quest: {pandas}", file=sys.stderr)
+        in_run = {name: statistics.median(bench.post(svc.port, body)["cpuTimeMs"] for _ in range(15))
+                  for name, body in (("hello", hello), ("pandas", PANDAS_QUEST))}
         fresh_us, cow_us = fault_costs()
         first_faults, first_cpu = before_first_line(svc)
     finally:
@@ -249,6 +270,9 @@ def main():
           f"{fork['cpuMs']:.1f} | {fork['faults']:.0f} |")
     print(f"| the same, the child running pyexec's harness on `pass` instead | {harness['rps']:.1f} | "
           f"{harness['cpuMs']:.1f} | {harness['faults']:.0f} |")
+    print(f"| pyexecd warm, pandas quest | {pandas['rps']:.1f} | {pandas['cpuMs']:.1f} | {pandas['faults']:.0f} |")
+    print(f"| numpy and pandas imported, forked without a sandbox: the pandas quest and exit, 2 at a time | "
+          f"{pandas_fork['rps']:.1f} | {pandas_fork['cpuMs']:.1f} | {pandas_fork['faults']:.0f} |")
     empty_run = results["empty program (`pass`)"]
     ceiling = bare["cpuMs"] / empty_run["cpuMs"]
     print(f"\nA page fault costs {fresh_us:.1f} µs of CPU on a fresh anonymous page and {cow_us:.1f} µs "
@@ -259,6 +283,12 @@ def main():
           f"{empty_run['faults'] * cow_us / 1000:.1f} ms of it. Ceiling: while a run costs what an empty one "
           f"does, a hello world reaches at most {ceiling:.2f}x the bare start rate on this machine "
           f"(the bare start's {bare['cpuMs']:.1f} ms of CPU ÷ the empty run's); the issue's target is 3x.")
+    print(f"Budgets: the hello world target (3x) allows {bare['cpuMs'] / 3:.1f} ms of CPU a run, against "
+          f"{fork['cpuMs']:.1f} ms for the bare fork, hello world and exit alone; the pandas target (1x) "
+          f"{bare['cpuMs']:.1f} ms, against {pandas_fork['cpuMs']:.1f} ms for the quest in a bare fork alone. "
+          f"Inside pyexec, the run's own cgroup (the program's process: fork, write-ahead, harness, program, "
+          f"exit; not the worker, the init or nginx) used {in_run['hello']:.1f} ms for a hello world and "
+          f"{in_run['pandas']:.1f} ms for the pandas quest (medians of 15, one at a time).")
     print(f"Of the empty run's {empty_run['cpuMs']:.1f} ms, {fork['cpuMs']:.1f} ms is what the lean image's fork, "
           f"a hello world and the exit cost with no sandbox at all; the other "
           f"{empty_run['cpuMs'] - fork['cpuMs']:.1f} ms are the harness (about "
