@@ -133,6 +133,21 @@ def cgroup_pids(dirs):
 PREPARED_PER_WORKER = 2  # --images split: one lean, one full
 
 
+def describe(pids):
+    """Each pid's name, state, scheduling policy and current syscall, for a
+    failure message: what a leftover was doing."""
+    out = []
+    for pid in sorted(pids):
+        stat = (_read(f"/proc/{pid}/stat") or "").rsplit(")", 1)
+        name = (_read(f"/proc/{pid}/comm") or "?").strip()
+        fields = stat[1].split() if len(stat) == 2 else []
+        state = fields[0] if fields else "?"
+        policy = fields[38] if len(fields) > 38 else "?"
+        syscall = ((_read(f"/proc/{pid}/syscall") or "?").split() or ["?"])[0]
+        out.append(f"{pid} {name} state {state} policy {policy} syscall {syscall}")
+    return "; ".join(out)
+
+
 def leftovers(svc):
     """What outlived its run, as a list of descriptions (empty: nothing).
 
@@ -161,7 +176,8 @@ def leftovers(svc):
             if pristine:
                 allowed |= pids
             else:
-                found.append(f"run cgroup run-{worker}-{n} with {len(pids)} processes")
+                found.append(f"run cgroup run-{worker}-{n} with {len(pids)} processes "
+                             f"({'newest' if n in last else 'not the newest'}: {describe(pids)})")
     stray = [p for p in sandbox_processes(svc) if p not in allowed]
     if stray:
         found.append(f"sandbox processes outside a prepared sandbox: {stray}")
@@ -207,7 +223,11 @@ class LeftoverChecks:
 
     svc = None
 
-    def assertNothingLeft(self, mounts_before, seconds=3.0):
+    # How long a run's teardown, and the next prepared sandbox's set-up (at
+    # idle priority: on a busy machine a cold one's interpreter may start
+    # late), may take to settle. A real leftover stays; a longer window
+    # only makes a failure slower to report.
+    def assertNothingLeft(self, mounts_before, seconds=10.0):
         svc = self.svc
         self.assertEqual(settled(lambda: leftovers(svc), seconds), [],
                          "processes or cgroups outlived their run")
