@@ -193,8 +193,7 @@ def lean_fork_floor(procs=2, harness=False, source=FORK_FLOOR):
     imported, the pandas quest."""
     args = [PY, "-c", source]
     if harness:
-        sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
-        from harness_source import harness_source
+        from harness_source import harness_source  # tests/lib, on the path above
         src = tempfile.NamedTemporaryFile("w", suffix=".py", delete=False)
         src.write(harness_source())
         src.close()
