@@ -15,6 +15,7 @@ import json
 import os
 import statistics
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -182,7 +183,8 @@ def roots_of(target):
 
 def bare_python(conns, seconds):
     """Starts per second of a bare `/usr/bin/python3 -c 'print(1)'`, no
-    sandbox, `conns` at a time, and the p50 (ms) of one at a time."""
+    sandbox, `conns` at a time (with the CPU ms and minor faults of each),
+    and the p50 (ms) of one at a time."""
     import concurrent.futures
     end = time.time() + seconds
 
@@ -192,16 +194,20 @@ def bare_python(conns, seconds):
             subprocess.run(["/usr/bin/python3", "-c", "print(1)"], stdout=subprocess.DEVNULL, check=True)
             n += 1
         return n
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.time()
     with concurrent.futures.ThreadPoolExecutor(conns) as pool:
         n = sum(pool.map(loop, range(conns)))
     rate = n / (time.time() - t0)
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_ms = (r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) * 1000 / max(n, 1)
+    faults = (r1.ru_minflt - r0.ru_minflt) / max(n, 1)
     lat = []
     for _ in range(40):
         t = time.perf_counter()
         subprocess.run(["/usr/bin/python3", "-c", "print(1)"], stdout=subprocess.DEVNULL, check=True)
         lat.append((time.perf_counter() - t) * 1000)
-    return {"rps": rate, "p50": statistics.median(lat)}
+    return {"rps": rate, "p50": statistics.median(lat), "cpuMs": cpu_ms, "faults": faults}
 
 
 def post(port, code):

@@ -25,10 +25,8 @@ Prints a markdown table and the ceiling it implies: the bare start's CPU
 divided by the empty run's CPU is the most a hello world can reach, as a
 multiple of the bare start rate, while a run costs what an empty one does.
 Nothing is asserted. BENCH_SECONDS (default 8) per wrk cell."""
-import concurrent.futures
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -44,26 +42,6 @@ from service import Service  # noqa: E402
 PY = "/usr/bin/python3"
 SECONDS = int(os.environ["BENCH_SECONDS"])
 LEAN_MODULES = "json, _json, traceback, linecache, io, atexit, warnings, binascii, stat, signal"
-
-
-def bare_starts(conns=8):
-    """Starts per second and CPU (ms) per start of a bare interpreter."""
-    end = time.time() + SECONDS
-
-    def loop(_):
-        n = 0
-        while time.time() < end:
-            subprocess.run([PY, "-c", "print(1)"], stdout=subprocess.DEVNULL, check=True)
-            n += 1
-        return n
-    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.time()
-    with concurrent.futures.ThreadPoolExecutor(conns) as pool:
-        n = sum(pool.map(loop, range(conns)))
-    rate = n / (time.time() - t0)
-    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) * 1000 / n
-    return {"rps": rate, "cpuMs": cpu, "faults": (r1.ru_minflt - r0.ru_minflt) / n}
 
 
 def service_faults(roots):
@@ -270,7 +248,7 @@ def main():
         for body in (hello, empty, BEFORE_FIRST_LINE):
             for _ in range(3):
                 bench.post(svc.port, body)
-        bare = bare_starts()
+        bare = bench.bare_python(8, SECONDS)
         print(f"bare: {bare}", file=sys.stderr)
         results = {}
         for label, body in (("hello world", hello), ("empty program (`pass`)", empty),
