@@ -25,7 +25,6 @@ Prints a markdown table and the ceiling it implies: the bare start's CPU
 divided by the empty run's CPU is the most a hello world can reach, as a
 multiple of the bare start rate, while a run costs what an empty one does.
 Nothing is asserted. BENCH_SECONDS (default 8) per wrk cell."""
-import json
 import os
 import statistics
 import subprocess
@@ -240,7 +239,6 @@ def before_first_line(svc, n=15):
 
 def main():
     workers = 2 * (os.cpu_count() or 1)
-    rows = []
     svc = Service(workers=workers, mode="warm")
     try:
         hello, empty = 'print("Hello, World!")', "pass"
