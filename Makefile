@@ -68,6 +68,14 @@ $(HARNESS_H): $(HARNESS_PY) tools/embed.sh
 
 $(BUILD)/src/runner/runner.o $(BUILD)/src/runner/embedded_python.o: $(HARNESS_H)
 
+# pytest's warm-up and ready session in the full image's zygote.
+PYTEST_WARM_H := $(BUILD)/gen/pytest_warm_source.h
+$(PYTEST_WARM_H): src/runner/pytest_warm.py tools/embed.sh
+	@mkdir -p $(dir $@)
+	tools/embed.sh kPytestWarmSource src/runner/pytest_warm.py > $@
+
+$(BUILD)/src/runner/warm_image.o: $(PYTEST_WARM_H)
+
 $(BUILD)/%.o: %.cc
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -c $< -o $@

@@ -167,6 +167,9 @@ def _pyexec_setup(real_builtins):
     if "_pyexec_warm" in sys.builtin_module_names:  # warm mode: the zygote's working sets
         import _pyexec_warm
         H["populate"] = _pyexec_warm.populate
+    # The full image's ready pytest session (src/runner/pytest_warm.py), out of
+    # sys.modules before the program starts. None: cold, lean, or not made.
+    H["pytest_ready"] = getattr(sys.modules.pop("_pyexec_pytest_ready", None), "ready", None)
     try:
         _pyexec_write_files(H, files)
     except Exception as e:

@@ -59,14 +59,14 @@ void warmUp(const char* source) {
 
 // The probe of a working set (working_set.h), in the finished zygote: a
 // child (os.fork, so the at-fork hooks run as in a program) runs the
-// warm-up again, then reports the pages of the zygote's writable anonymous
-// memory it now holds alone (pagemap: present, exclusively mapped); they
-// are learnt under the working set's name. With the harness (the base set):
-// after the warm-up the child goes on as a run does, the start code and the
-// harness itself on a hello world (input on fd 3, everything else to
-// /dev/null), and reports when the harness leaves through os._exit.
+// warm-up again (when asked), then reports the pages of the zygote's
+// writable memory it now holds alone (pagemap: present, exclusively
+// mapped); they are learnt under the working set's name. With an input:
+// the child then goes on as a run does, the start code and the harness
+// itself on that input (on fd 3, everything else to /dev/null, in the empty
+// private folder), and reports when the harness leaves through os._exit.
 constexpr const char* kLearnWorkingSet = R"PY(
-def _pyexec_learn(name, source, with_harness):
+def _pyexec_learn(name, source, harness_input):
     import os, struct, _pyexec_warm
     page = os.sysconf("SC_PAGE_SIZE")
     regions = []
@@ -97,15 +97,16 @@ def _pyexec_learn(name, source, with_harness):
                 real_exit(0)
         try:
             os.close(r)
-            exec(source, {"__name__": "_pyexec_probe", "_pyexec_warm_dir": _pyexec_warm_dir})
-            if with_harness:
+            if source is not None:
+                exec(source, {"__name__": "_pyexec_probe", "_pyexec_warm_dir": _pyexec_warm_dir})
+            if harness_input is not None:
                 import __main__
                 g = __main__.__dict__
                 os.chdir(_pyexec_warm_dir)  # empty: no files in, none out
                 w = os.dup2(w, 63)
                 null = os.open(os.devnull, os.O_RDWR)
                 data = os.memfd_create("input")
-                os.write(data, b'{"code": "print(\'Hello, World!\')\\n"}')
+                os.write(data, harness_input.encode())
                 for fd in (0, 1, 2, 4):
                     os.dup2(null, fd)
                 os.dup2(data, 3)
@@ -114,7 +115,7 @@ def _pyexec_learn(name, source, with_harness):
                 exec(g["_pyexec_probe_start"], g)
                 exec(g["_pyexec_probe_harness"], g)
         finally:
-            if with_harness:
+            if harness_input is not None:
                 real_exit(1)  # the harness did not finish: learn nothing
             report()
     os.close(w)
@@ -132,8 +133,10 @@ def _pyexec_learn(name, source, with_harness):
 void probeWorkingSet(const WarmModule& m) {
     PyObject* main = PyImport_AddModule("__main__");  // borrowed
     PyObject* learn = main != nullptr ? PyObject_GetAttrString(main, "_pyexec_learn") : nullptr;
-    PyObject* result = learn != nullptr ? PyObject_CallFunction(learn, "ssO", m.workingSet, m.warmUp,
-                                                                m.withHarness ? Py_True : Py_False)
+    // "z": None for a null pointer.
+    PyObject* result = learn != nullptr ? PyObject_CallFunction(learn, "szz", m.workingSet,
+                                                                m.probeRepeatsWarmUp ? m.warmUp : nullptr,
+                                                                m.probeInput)
                                         : nullptr;
     if (result == nullptr) PyErr_Clear();  // worth having, not needed
     Py_XDECREF(result);

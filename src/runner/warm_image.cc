@@ -1,6 +1,8 @@
 // The warm image (warm_image.h): the modules and their warm-ups.
 #include "runner/warm_image.h"
 
+#include "pytest_warm_source.h"
+
 namespace pyexec::runner {
 namespace {
 
@@ -26,47 +28,17 @@ gc.collect()
 del gc, io, _plt, _fm
 )PY";
 
-// One pytest session on a small module (parametrised, a fixture, a skip, a
-// failed assertion), with the options of src/harness/exercise.py, so that
-// what pytest imports and builds lazily is in the zygote's pages. Its output
-// goes nowhere; what it leaves in sys.path and sys.modules is taken back.
-constexpr const char* kPytestWarmUp = R"PY(
-import os, sys, pytest
-_p = os.path.join(_pyexec_warm_dir, "test_pyexec_warmup.py")
-with open(_p, "w") as _f:
-    _f.write("import pytest\n"
-             "@pytest.mark.parametrize('a', [1, 2])\n"
-             "def test_a(a, capsys):\n"
-             "    print(a)\n"
-             "    assert capsys.readouterr().out == str(a) + '\\n'\n"
-             "@pytest.mark.skip(reason='r')\n"
-             "def test_s():\n"
-             "    pass\n"
-             "def test_f():\n"
-             "    assert [1, 2] == [1, 3]\n")
-_path, _saved = list(sys.path), [os.dup(1), os.dup(2)]
-_null = os.open(os.devnull, os.O_WRONLY)
-os.dup2(_null, 1)
-os.dup2(_null, 2)
-os.close(_null)
-_out, _err = sys.stdout, sys.stderr
-os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-try:
-    pytest.main([_p, "--rootdir", _pyexec_warm_dir, "--basetemp", os.path.join(_pyexec_warm_dir, "tmp"),
-                 "-p", "no:cacheprovider", "-p", "no:stepwise", "-p", "no:pastebin", "-p", "no:nose",
-                 "-p", "no:doctest", "-p", "no:junitxml", "-p", "no:faulthandler", "-p", "no:setuponly",
-                 "-p", "no:setupplan", "-p", "no:debugging", "--tb=short"])
-finally:
-    sys.stdout, sys.stderr = _out, _err
-    os.dup2(_saved[0], 1)
-    os.dup2(_saved[1], 2)
-    os.close(_saved[0])
-    os.close(_saved[1])
-    del os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"]
-    sys.path[:] = _path
-    sys.modules.pop("test_pyexec_warmup", None)
-del os, sys, pytest, _p, _f, _path, _saved, _out, _err
-)PY";
+// pytest: one whole session, then one made ready up to its first module
+// for the runs (src/runner/pytest_warm.py, embedded by tools/embed.sh).
+// Its working set is what a run's ready session writes: the probe runs the
+// harness on a small exercise with a pytest module.
+constexpr const char* kPytestProbe =
+    R"({"code": "def add(a, b):\n    return a + b\n", "pytest": [{"i": 0, "code": )"
+    R"("from main import add\n\ndef test_add():\n    assert add(2, 3) == 5\n\n)"
+    R"(def test_sub():\n    assert add(2, -3) == -1\n"}]})";
+
+// Every run: a hello world through the harness (the base set).
+constexpr const char* kHelloProbe = R"({"code": "print('Hello, World!')\n"})";
 
 // What a small numpy or pandas exercise does: build arrays and a frame,
 // sum, average, select, group, and print them. Run once here, it builds
@@ -117,8 +89,8 @@ constexpr WarmModule kWarmImage[] = {
     {"json"}, {"_json"}, {"traceback"}, {"linecache"}, {"io"}, {"atexit"}, {"warnings"}, {"binascii"}, {"stat"}, {"signal"},
     {"numpy", kNumpyWarmUp, "numpy"}, {"pandas", kPandasWarmUp, "pandas"},
     {"matplotlib.pyplot", kMatplotlibWarmUp, "matplotlib"},
-    {"pytest", kPytestWarmUp, "pytest"},
-    {"io", kBaseWarmUp, "base", true},
+    {"pytest", gen::kPytestWarmSource.data(), "pytest", false, kPytestProbe},
+    {"io", kBaseWarmUp, "base", true, kHelloProbe},
 };
 
 // The lean image: what the harness imports in every run, nothing more. A
@@ -126,7 +98,7 @@ constexpr WarmModule kWarmImage[] = {
 // issue 11: 1.6 ms of CPU per fork against 8.1 ms with numpy and pandas).
 constexpr WarmModule kLeanImage[] = {
     {"json"}, {"_json"}, {"traceback"}, {"linecache"}, {"io"}, {"atexit"}, {"warnings"}, {"binascii"}, {"stat"}, {"signal"},
-    {"io", kBaseWarmUp, "base", true},
+    {"io", kBaseWarmUp, "base", true, kHelloProbe},
 };
 
 }  // namespace

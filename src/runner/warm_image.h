@@ -24,9 +24,12 @@ struct WarmModule {
     // learnt under this name, and a run that will need them writes them
     // ahead in bulk (working_set.h). nullptr: none.
     const char* workingSet = nullptr;
-    // The probe of that working set then also runs the harness on a hello
-    // world, as every run does: the pages the harness itself writes.
-    bool withHarness = false;
+    // The probe of that working set runs warmUp again when this is set ...
+    bool probeRepeatsWarmUp = true;
+    // ... and then, when this is set, the harness on this input (what the
+    // worker sends it), as a run does: the pages the harness itself and the
+    // run's kind write.
+    const char* probeInput = nullptr;
 };
 
 std::span<const WarmModule> warmImage(protocol::Image image);

@@ -135,6 +135,29 @@ class Images(unittest.TestCase):
             if not pandas_set:
                 self.assertEqual(pandas_pages, 0, r)
 
+    def test_a_pytest_module_runs_in_the_full_zygotes_ready_session(self):
+        # The full zygote makes a pytest session ready up to its first module
+        # (src/runner/pytest_warm.py); a run's first module runs in it, a
+        # second one in a whole pytest.main, and a working folder with a
+        # configuration file in a whole session too. The program itself
+        # never finds the ready session in sys.modules. Which path ran is
+        # read from the test's own stack: `ready` is the ready session's entry.
+        where = ("import inspect\n\ndef test_where():\n"
+                 "    names = [f.function for f in inspect.stack()]\n"
+                 "    assert 'ready' not in names and 'main' in names\n")
+        program = "import sys\nprint('_pyexec_pytest_ready' in sys.modules)\n"
+        served("print(1)")
+        r, how = served(program, tests=[{"type": "pytest", "code": where}, {"type": "pytest", "code": where}])
+        self.assertTrue(how.startswith("warm full"), how)
+        self.assertEqual(r["stdout"], "False\n")
+        first, second = [t for t in r["testResults"] if t["type"] == "pytest"]
+        self.assertEqual(first["outcome"], "failed", first)  # 'ready' was on its stack
+        self.assertIn("'ready'", first["message"])
+        self.assertEqual(second["outcome"], "passed", second)
+        r, how = served(program, tests=[{"type": "pytest", "code": where}], files={"pytest.ini": "[pytest]\n"})
+        self.assertTrue(how.startswith("warm full"), how)
+        self.assertEqual([t["outcome"] for t in r["testResults"]], ["passed"], r["testResults"])
+
     def test_without_its_lean_zygote_a_lean_program_forks_the_full_one(self):
         worker = svc.worker_pids()[0]
         lean = zygotes(worker)["pyexec-zyg-lean"]
