@@ -7,7 +7,8 @@
 #    skip, a failed assertion), with the harness's options: what pytest
 #    imports and builds lazily is then in the zygote's pages.
 # 2. A session made ready up to its first test module: options parsed,
-#    plugins registered and configured, the fixture manager built. That is
+#    plugins registered and configured, the fixture manager built, a plugin
+#    that hands pytest's reports on to the run's own. That is
 #    three quarters of a small session's work, the same in every run; a run
 #    forked from here only collects and runs its module (ready() below,
 #    called by src/harness/exercise.py). Forked, not shared: each run has
@@ -85,6 +86,39 @@ class _PyexecReadySink:
         pass
 
 
+class _PyexecReadyReports:
+    """Registered once with the ready session: hands every report on to the
+    run's own plugin (exercise.py's _PyexecPytestReports), so that a run
+    does not pay for registering one (pluggy inspects each hook's
+    signature). Its hooks are that plugin's: ready() registers the run's
+    plugin itself when their names differ."""
+    target = None
+
+    def pytest_collectreport(self, report):
+        if self.target is not None:
+            self.target.pytest_collectreport(report)
+
+    def pytest_collection_finish(self, session):
+        if self.target is not None:
+            self.target.pytest_collection_finish(session)
+
+    def pytest_internalerror(self, excrepr, excinfo):
+        if self.target is not None:
+            self.target.pytest_internalerror(excrepr, excinfo)
+
+    def pytest_runtest_logreport(self, report):
+        if self.target is not None:
+            self.target.pytest_runtest_logreport(report)
+
+    def pytest_runtest_logfinish(self, nodeid, location):
+        if self.target is not None:
+            self.target.pytest_runtest_logfinish(nodeid, location)
+
+
+def _pyexec_hook_names(cls):
+    return sorted(name for name in dir(cls) if name.startswith("pytest_"))
+
+
 def _pyexec_pytest_ready(warm_dir):
     """Makes a session ready (2. above); returns ready(), or None when this
     pytest is not the one it was written for or a step failed (every run then
@@ -119,6 +153,10 @@ def _pyexec_pytest_ready(warm_dir):
         config._do_configure()
         config.hook.pytest_sessionstart(session=session)
         config.pluginmanager.get_plugin("logging-plugin").log_file_handler.setStream(sink).close()
+        reports = _PyexecReadyReports()
+        config.pluginmanager.register(reports, "pyexec-reports")
+        report_hooks = _pyexec_hook_names(_PyexecReadyReports)
+        hook_names = _pyexec_hook_names
         MARK_GEN._config = config.stash[old_mark_config_key]
         reporter = config.pluginmanager.get_plugin("terminalreporter")
     except BaseException:
@@ -163,7 +201,10 @@ def _pyexec_pytest_ready(warm_dir):
         MARK_GEN._config = config
         sys.meta_path.insert(0, hook)
         try:
-            config.pluginmanager.register(plugin)
+            if hook_names(type(plugin)) == report_hooks:
+                reports.target = plugin
+            else:
+                config.pluginmanager.register(plugin)
             capman.start_global_capturing()
             capman.suspend_global_capture()
             return _pyexec_ready_session(config, session)
@@ -223,3 +264,4 @@ def _pyexec_pytest_warm(warm_dir):
 
 _pyexec_pytest_warm(_pyexec_warm_dir)
 del _pyexec_pytest_warm, _pyexec_pytest_warm_up, _pyexec_pytest_ready, _PyexecReadySink, _PYEXEC_READY_ARGS
+del _PyexecReadyReports, _pyexec_hook_names

@@ -144,19 +144,24 @@ class Images(unittest.TestCase):
         # read from the test's own stack: `ready` is the ready session's entry.
         where = ("import inspect\n\ndef test_where():\n"
                  "    names = [f.function for f in inspect.stack()]\n"
-                 "    assert 'ready' not in names and 'main' in names\n")
+                 "    assert 'ready' not in names and 'main' in names\n\n"
+                 "def test_reports(pytestconfig):\n"  # the ready session's plugin hands them on
+                 "    plugin = pytestconfig.pluginmanager.get_plugin('pyexec-reports')\n"
+                 "    assert type(getattr(plugin, 'target', None)).__name__ == 'NoneType'\n")
         program = "import sys\nprint('_pyexec_pytest_ready' in sys.modules)\n"
         served("print(1)")
         r, how = served(program, tests=[{"type": "pytest", "code": where}, {"type": "pytest", "code": where}])
         self.assertTrue(how.startswith("warm full"), how)
         self.assertEqual(r["stdout"], "False\n")
-        first, second = [t for t in r["testResults"] if t["type"] == "pytest"]
+        first, reports, second, second_reports = [t for t in r["testResults"] if t["type"] == "pytest"]
         self.assertEqual(first["outcome"], "failed", first)  # 'ready' was on its stack
         self.assertIn("'ready'", first["message"])
-        self.assertEqual(second["outcome"], "passed", second)
+        self.assertEqual(reports["outcome"], "failed", reports)
+        self.assertIn("_PyexecPytestReports", reports["message"])  # its target: the run's plugin
+        self.assertEqual((second["outcome"], second_reports["outcome"]), ("passed", "passed"), r["testResults"])
         r, how = served(program, tests=[{"type": "pytest", "code": where}], files={"pytest.ini": "[pytest]\n"})
         self.assertTrue(how.startswith("warm full"), how)
-        self.assertEqual([t["outcome"] for t in r["testResults"]], ["passed"], r["testResults"])
+        self.assertEqual([t["outcome"] for t in r["testResults"]], ["passed", "passed"], r["testResults"])
 
     def test_without_its_lean_zygote_a_lean_program_forks_the_full_one(self):
         worker = svc.worker_pids()[0]
