@@ -286,7 +286,8 @@ def main():
     print(f"| pyexecd warm, pandas quest | {pandas['rps']:.1f} | {pandas['cpuMs']:.1f} | {pandas['faults']:.0f} |")
     print(f"| numpy and pandas imported, forked without a sandbox: the pandas quest and exit, 2 at a time | "
           f"{pandas_fork['rps']:.1f} | {pandas_fork['cpuMs']:.1f} | {pandas_fork['faults']:.0f} |")
-    print(f"| the full image's modules imported, forked without a sandbox: the 3-test pytest exercise and exit, "
+    print(f"| the full image's modules imported, forked without a sandbox: the 3-test pytest exercise in a whole "
+          f"pytest.main and exit, "
           f"2 at a time | {pytest_fork['rps']:.1f} | {pytest_fork['cpuMs']:.1f} | {pytest_fork['faults']:.0f} |")
     empty_run = results["empty program (`pass`)"]
     ceiling = bare["cpuMs"] / empty_run["cpuMs"]
@@ -307,8 +308,9 @@ def main():
           f"exercise (medians of 15, one at a time). Under half a CPU, a run that needs more than the first "
           f"period's 50 ms of CPU waits for the next period: issue 12's 40 ms p50 for the pytest exercise "
           f"needs the run under 40 ms of CPU in all, against the {in_run['pytest']:.1f} ms its cgroup used "
-          f"(a bare fork running the same session, without the working sets written ahead: "
-          f"{pytest_fork['cpuMs']:.1f} ms).")
+          f"(a bare fork running the same module in a whole pytest.main, without the working sets written "
+          f"ahead: {pytest_fork['cpuMs']:.1f} ms; a warm run's first module runs in the zygote's ready "
+          f"session instead, src/runner/pytest_warm.py).")
     print(f"Of the empty run's {empty_run['cpuMs']:.1f} ms, {fork['cpuMs']:.1f} ms is what the lean image's fork, "
           f"a hello world and the exit cost with no sandbox at all; the other "
           f"{empty_run['cpuMs'] - fork['cpuMs']:.1f} ms are the harness (about "
