@@ -215,6 +215,19 @@ class Pytest(unittest.TestCase):
                 [{"type": "pytest", "code": module.replace("check_a", "test_a")}])
         self.assertEqual([(t["description"], t["outcome"]) for t in pytest_entries(r)], [("test_b", "failed")])
 
+    def test_a_conftest_adds_options_and_session_hooks(self):
+        # pytest reads a conftest.py of the working folder while it starts:
+        # its options exist, and its session-start hook runs (warm, such a
+        # run takes a whole pytest session: the zygote's ready one started
+        # before any conftest could be seen).
+        conftest = ("def pytest_addoption(parser):\n    parser.addoption('--level', default='3')\n\n"
+                    "def pytest_sessionstart(session):\n    session.config.pyexec_started = True\n")
+        module = ("def test_option(pytestconfig):\n    assert pytestconfig.getoption('level') == '3'\n\n"
+                  "def test_started(pytestconfig):\n    assert getattr(pytestconfig, 'pyexec_started', False)\n")
+        r = run(ADD, [{"type": "pytest", "code": module}], files={"conftest.py": conftest})
+        self.assertEqual([(t["description"], t["outcome"]) for t in pytest_entries(r)],
+                         [("test_option", "passed"), ("test_started", "passed")], r["testResults"])
+
     def test_two_modules_in_one_run(self):
         first = ("import pytest\nfrom main import add\n\n@pytest.fixture\ndef two():\n    return 2\n\n"
                  "def test_one(two, tmp_path):\n    assert add(two, 1) == 3\n")

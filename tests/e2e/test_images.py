@@ -163,6 +163,18 @@ class Images(unittest.TestCase):
         self.assertTrue(how.startswith("warm full"), how)
         self.assertEqual([t["outcome"] for t in r["testResults"]], ["passed", "passed"], r["testResults"])
 
+    def test_a_pytest_run_writes_the_pytest_working_set_ahead(self):
+        # The full zygote learns what a run's ready pytest session writes
+        # (its probe runs the harness on a small pytest exercise, as a run
+        # does; a probe whose harness did not finish learns nothing) and a
+        # run with pytest tests writes it ahead before pytest starts.
+        module = ("import sys\n\ndef test_written_ahead():\n"
+                  "    assert sys.modules['_pyexec_warm'].populated('pytest') > 50\n")
+        served("print(1)")
+        r, how = served("x = 1\n", tests=[{"type": "pytest", "code": module}])
+        self.assertTrue(how.startswith("warm full"), how)
+        self.assertEqual([t["outcome"] for t in r["testResults"]], ["passed"], r["testResults"])
+
     def test_without_its_lean_zygote_a_lean_program_forks_the_full_one(self):
         worker = svc.worker_pids()[0]
         lean = zygotes(worker)["pyexec-zyg-lean"]
