@@ -29,18 +29,15 @@ Error pythonError(const std::string& what) {
     return makeError(ErrorKind::kSandboxUnavailable, "embedded python: " + what);
 }
 
-// Before the imports: a private folder (mkdtemp: 0700, a fresh random name)
-// for what imports and warm-ups write, so that the zygote, root on the
-// host's filesystem, writes nowhere else: matplotlib's font cache
-// (MPLCONFIGDIR) and pytest's warm-up module.
+// Before the imports: a private folder (0700, a fresh random name, made by
+// the worker: Zygote::start) for what imports and warm-ups write, so that
+// the zygote, root on the host's filesystem, writes nowhere else:
+// matplotlib's font cache (MPLCONFIGDIR) and pytest's warm-up module.
 constexpr const char* kPrivateFolder = R"PY(
-import os, tempfile
-_pyexec_warm_dir = tempfile.mkdtemp(prefix="pyexec-zygote-")
+import os
 os.environ["MPLCONFIGDIR"] = _pyexec_warm_dir
-del os, tempfile
+del os
 )PY";
-
-
 
 // After the imports and warm-ups: the private folder goes, and with it
 // MPLCONFIGDIR (no run should see it).
@@ -180,7 +177,7 @@ PyObject* initWarmModule() { return PyModule_Create(&kWarmModule); }
 
 }  // namespace
 
-Status initEmbeddedPython(std::span<const WarmModule> modules) {
+Status initEmbeddedPython(std::span<const WarmModule> modules, const std::string& privateFolder) {
     if (PyImport_AppendInittab("_pyexec_warm", &initWarmModule) != 0) return pythonError("cannot add _pyexec_warm");
     PyConfig config;
     PyConfig_InitPythonConfig(&config);
@@ -193,7 +190,11 @@ Status initEmbeddedPython(std::span<const WarmModule> modules) {
     if (!PyStatus_Exception(st)) st = Py_InitializeFromConfig(&config);
     PyConfig_Clear(&config);
     if (PyStatus_Exception(st)) return pythonError(st.err_msg ? st.err_msg : "initialisation failed");
-    if (PyRun_SimpleString(kPrivateFolder) != 0) return pythonError("cannot make a private folder");
+    PyObject* main = PyImport_AddModule("__main__");  // borrowed
+    PyObject* folder = PyUnicode_FromStringAndSize(privateFolder.data(), static_cast<Py_ssize_t>(privateFolder.size()));
+    bool named = main != nullptr && folder != nullptr && PyModule_AddObject(main, "_pyexec_warm_dir", folder) == 0;
+    if (!named) Py_XDECREF(folder);
+    if (!named || PyRun_SimpleString(kPrivateFolder) != 0) return pythonError("cannot use the private folder");
     for (const WarmModule& m : modules) {
         PyObject* module = PyImport_ImportModule(m.name);
         if (module == nullptr) {

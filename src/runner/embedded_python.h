@@ -7,6 +7,7 @@
 #pragma once
 
 #include <span>
+#include <string>
 
 #include "common/result.h"
 #include "runner/warm_image.h"
@@ -15,10 +16,10 @@ namespace pyexec::runner {
 
 // Zygote: initialises the interpreter, imports `modules` and warms up those
 // that have a warm-up (matplotlib draws a figure, pytest runs a small
-// session), writing only into a private folder it removes, then learns
-// their working sets (working_set.h). The environment must already be the
-// sandbox's fixed one.
-Status initEmbeddedPython(std::span<const WarmModule> modules);
+// session), writing only into `privateFolder` (an empty folder of its own),
+// which it removes, then learns their working sets (working_set.h). The
+// environment must already be the sandbox's fixed one.
+Status initEmbeddedPython(std::span<const WarmModule> modules, const std::string& privateFolder);
 
 // Program process, after fork and with every sandbox step applied: runs the
 // embedded harness; the harness leaves with os._exit. Never returns.

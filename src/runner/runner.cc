@@ -204,23 +204,25 @@ Error setupFailure(const ChildReport& r) {
 
 const char* stepOf(const ChildReport& r) { return sandbox::stepName(static_cast<sandbox::Step>(r.step)); }
 
-// Whether a prepared sandbox is whole: its init and its program (the only
-// processes in its cgroup, `pids`, until the request) alive, running (not
-// stopped or traced) and not exiting.
+// What is wrong with a prepared sandbox ("" when it is whole): its init and
+// its program (the only processes in its cgroup, `pids`, until the request)
+// alive, running (not stopped or traced) and not exiting.
 // A pidfd reports an exit only once it is complete; /proc says at once.
-bool intact(const LiveSandbox& sb, const std::vector<pid_t>& pids) {
-    if (pids.size() < 2 || std::find(pids.begin(), pids.end(), sb.launched.initPid) == pids.end()) return false;
+std::string whyBroken(const LiveSandbox& sb, const std::vector<pid_t>& pids) {
+    if (std::find(pids.begin(), pids.end(), sb.launched.initPid) == pids.end()) return "its init has left its cgroup";
+    if (pids.size() < 2) return "its program is not in its cgroup";
     for (pid_t pid : pids) {
         char path[64], buf[512];
         std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
         UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
         ssize_t n = fd.valid() ? ::read(fd.get(), buf, sizeof buf - 1) : -1;
-        if (n <= 0) return false;
+        std::string who = pid == sb.launched.initPid ? "its init" : "process " + std::to_string(pid);
+        if (n <= 0) return who + " has gone";
         buf[n] = 0;
         // "pid (comm) state ppid ... flags (9th) ... signal (31st: pending)";
         // comm may hold anything, so fields count from its closing ')'.
         const char* p = std::strrchr(buf, ')');
-        if (p == nullptr || p[1] != ' ') return false;
+        if (p == nullptr || p[1] != ' ') return who + ": unreadable /proc stat";
         char state = p[2];
         unsigned long field[32] = {};
         char* at = const_cast<char*>(p) + 3;
@@ -228,13 +230,16 @@ bool intact(const LiveSandbox& sb, const std::vector<pid_t>& pids) {
         constexpr unsigned long kPfExiting = 0x4;
         constexpr unsigned long kKillPending = 1ul << (SIGKILL - 1);
         // Stopped ('T') or traced ('t'): it would not answer its request.
-        bool stopped = state == 'T' || state == 't';
-        if (stopped || state == 'Z' || state == 'X' || (field[9] & kPfExiting) != 0 ||
-            (field[31] & kKillPending) != 0) {
-            return false;
-        }
+        if (state == 'T' || state == 't' || state == 'Z' || state == 'X') return who + " is in state " + state;
+        if ((field[9] & kPfExiting) != 0) return who + " is exiting";
+        if ((field[31] & kKillPending) != 0) return who + " has a SIGKILL pending";
     }
-    return true;
+    return "";
+}
+
+bool alive(const UniqueFd& pidfd) {
+    pollfd p{pidfd.get(), POLLIN, 0};
+    return pidfd.valid() && ::poll(&p, 1, 0) == 0;
 }
 
 // Scheduling class of the sandbox's processes (`pids`, from its cgroup):
@@ -247,6 +252,9 @@ void setPolicy(const std::vector<pid_t>& pids, int policy) {
 
 
 constexpr int kSetupTimeoutMs = 10000;
+// How long a request waits for a prepared warm program, alive and raised to
+// normal priority, to move into its cgroup (it takes a millisecond).
+constexpr int kJoinWaitMs = 2000;
 // How long retire() waits for a killed sandbox's init to finish exiting
 // before leaving it dying (it usually takes milliseconds).
 constexpr int kRetireWaitMs = 2000;
@@ -372,6 +380,30 @@ Status Runner::waitReady(LiveSandbox& sb) {
     }
 }
 
+// Whether a prepared sandbox can take its request; `pids` gets its
+// processes. A warm program sets itself to idle priority before it moves
+// into the cgroup (launcher.cc), and on a busy machine an idle process can
+// wait longer for the CPU than setUp() waited for it: one still alive is
+// raised and waited for, not thrown away.
+Status Runner::usable(LiveSandbox& sb, std::vector<pid_t>* pids) {
+    *pids = sb.cgroup->pids();
+    double deadline = clock::monotonicMs() + kJoinWaitMs;
+    auto joined = [&] { return std::find(pids->begin(), pids->end(), sb.programPid) != pids->end(); };
+    while (sb.warm && sb.programPid > 0 && !joined() && alive(sb.programPidfd) && clock::monotonicMs() < deadline) {
+        setPolicy({sb.programPid}, SCHED_OTHER);  // its pidfd is open: the pid is still its own
+        ::usleep(500);
+        heartbeat::beat();
+        *pids = sb.cgroup->pids();
+    }
+    sb.readReports();
+    std::string why;
+    if (sb.checkInitGone()) why = "its init has exited";
+    else if (sb.exited) why = "its program has exited";
+    else why = whyBroken(sb, *pids);
+    if (!why.empty()) return makeError(ErrorKind::kSandboxUnavailable, why);
+    return okStatus();
+}
+
 Result<protocol::RunOutcome> Runner::run(const RunSpec& spec) {
     retire(std::move(last_));  // when the caller did not call afterRun()
     failedStep_ = "";
@@ -387,10 +419,7 @@ Result<protocol::RunOutcome> Runner::run(const RunSpec& spec) {
         // waited for, not thrown away: it is nearly ready.
         sb->readReports();
         ready = sb->ready ? okStatus() : waitReady(*sb);
-        pids = sb->cgroup->pids();
-        if (ready && (sb->checkInitGone() || sb->exited || !intact(*sb, pids))) {
-            ready = makeError(ErrorKind::kSandboxUnavailable, "part of it has exited");
-        }
+        if (ready) ready = usable(*sb, &pids);
         if (!ready) {  // its zygote died, say: set one up now instead
             log::warn("prepared sandbox unusable (" + ready.error().message + "); setting one up");
             retire(std::move(sb));

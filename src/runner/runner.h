@@ -105,6 +105,7 @@ private:
     bool wantsPrepare(int slot);
     Result<std::unique_ptr<LiveSandbox>> setUp(int slot);
     Status waitReady(LiveSandbox& sandbox);
+    Status usable(LiveSandbox& sandbox, std::vector<pid_t>* pids);
     void retire(std::unique_ptr<LiveSandbox> sandbox);
     bool finishTeardown(LiveSandbox& sandbox, int waitMs);
     Error failAt(const char* step, Error error) { return (failedStep_ = step, std::move(error)); }

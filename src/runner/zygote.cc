@@ -17,7 +17,9 @@
 #include <cstdlib>
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "common/log.h"
@@ -155,10 +157,13 @@ struct WireConfig {
     sandbox::SandboxLimits limits;
     uint32_t filterLength = 0;
     char rootMountPoint[256] = {};
+    char privateFolder[256] = {};  // for the interpreter's start (initEmbeddedPython)
 };
 
-bool sendConfig(int sock, const sandbox::SandboxConfig& c, protocol::Image image) {
+bool sendConfig(int sock, const sandbox::SandboxConfig& c, protocol::Image image, const std::string& privateFolder) {
     WireConfig w;
+    if (privateFolder.size() >= sizeof w.privateFolder) return false;
+    std::memcpy(w.privateFolder, privateFolder.c_str(), privateFolder.size() + 1);
     w.image = static_cast<uint32_t>(image);
     w.limits = c;  // the plain part, as it is (namespaces come from each run's init)
     const auto& filter = c.seccomp->filter();
@@ -175,6 +180,7 @@ struct ZygoteState {
     protocol::Image image = protocol::Image::kFull;
     sandbox::SeccompProgram seccomp;
     sandbox::SandboxConfig config;
+    std::string privateFolder;
 };
 
 bool receiveConfig(int sock, ZygoteState* z) {
@@ -190,6 +196,7 @@ bool receiveConfig(int sock, ZygoteState* z) {
     sandbox::SandboxConfig& c = z->config;
     static_cast<sandbox::SandboxLimits&>(c) = w.limits;
     c.rootMountPoint.assign(w.rootMountPoint, ::strnlen(w.rootMountPoint, sizeof w.rootMountPoint));
+    z->privateFolder.assign(w.privateFolder, ::strnlen(w.privateFolder, sizeof w.privateFolder));
     std::memset(static_cast<void*>(&w), 0, sizeof w);  // the one copy of the path to keep is scrubbed per run
     c.seccomp = &z->seccomp;
     return true;
@@ -220,7 +227,9 @@ int zygoteProcessMain() {
     if (::chdir("/") != 0) return 1;
     // The lean one shows as such in ps.
     if (state.image == protocol::Image::kLean) ::prctl(PR_SET_NAME, "pyexec-zyg-lean", 0, 0, 0);
-    Status s = initEmbeddedPython(warmImage(state.image));
+    Status s = initEmbeddedPython(warmImage(state.image), state.privateFolder);
+    state.privateFolder.clear();
+    state.privateFolder.shrink_to_fit();  // runs fork from here: no host path of ours in them
     char ready = s ? 1 : 0;
     if (::write(kZygoteSocketFd, &ready, 1) != 1 || !s) return 1;
     std::vector<Child> children;
@@ -288,19 +297,30 @@ Result<std::unique_ptr<Zygote>> Zygote::start(const sandbox::SandboxConfig& conf
     if (::prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
         return makeError(ErrorKind::kSandboxUnavailable, std::string("PR_SET_CHILD_SUBREAPER: ") + std::strerror(errno));
     }
+    // The zygote's private folder (embedded_python.h) is ours to make and to
+    // remove: a zygote killed before it is done with it cannot remove it.
+    // Named after the worker, so that what it would leave is known as ours.
     pid_t worker = ::getpid();
+    std::string folderName = "/tmp/pyexec-zygote-" + std::to_string(worker) + "-XXXXXX";
+    char* folder = folderName.data();
+    if (::mkdtemp(folder) == nullptr) {
+        return makeError(ErrorKind::kSandboxUnavailable, std::string("mkdtemp: ") + std::strerror(errno));
+    }
     pid_t pid = ::fork();
-    if (pid < 0) return makeError(ErrorKind::kSandboxUnavailable, std::string("fork: ") + std::strerror(errno));
+    if (pid < 0) {
+        ::rmdir(folder);
+        return makeError(ErrorKind::kSandboxUnavailable, std::string("fork: ") + std::strerror(errno));
+    }
     if (pid == 0) {
         if (closeFd >= 0) ::close(closeFd);
         execZygote(theirs.get(), exeFd, worker);
     }
-    std::unique_ptr<Zygote> z(new Zygote(pid, std::move(mine)));
+    std::unique_ptr<Zygote> z(new Zygote(pid, std::move(mine), folderName));
     // A zygote that stops answering is broken, not waited for: a fork takes
     // milliseconds, so 3 s is a stopped or stuck zygote (runs go cold).
     timeval timeout{3, 0};
     ::setsockopt(z->sock_.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    if (!sendConfig(z->sock_.get(), config, image)) {
+    if (!sendConfig(z->sock_.get(), config, image, z->privateFolder_)) {
         return makeError(ErrorKind::kSandboxUnavailable, std::string("configuring the zygote: ") + std::strerror(errno));
     }
     return z;
@@ -311,6 +331,16 @@ Zygote::~Zygote() {
     // Reaped here when it goes at once; else later by the runner's reaper
     // (a process stuck in the kernel must not stop the worker).
     for (int i = 0; i < 200 && ::waitpid(pid_, nullptr, WNOHANG) == 0; ++i) ::usleep(1000);
+    removePrivateFolder();
+}
+
+// Gone already when the zygote finished starting; what a zygote killed
+// during its imports left (matplotlib's font cache, say) goes here.
+void Zygote::removePrivateFolder() {
+    if (privateFolder_.empty()) return;
+    std::error_code ignored;
+    std::filesystem::remove_all(privateFolder_, ignored);
+    privateFolder_.clear();
 }
 
 void Zygote::markBroken(const std::string& why) {

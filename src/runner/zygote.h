@@ -29,6 +29,7 @@
 #include <sys/types.h>
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "common/result.h"
@@ -74,10 +75,13 @@ public:
                                  int reportFd, int cpuSeconds);
 
 private:
-    Zygote(pid_t pid, UniqueFd sock) : pid_(pid), sock_(std::move(sock)) {}
+    Zygote(pid_t pid, UniqueFd sock, std::string privateFolder)
+        : pid_(pid), sock_(std::move(sock)), privateFolder_(std::move(privateFolder)) {}
     void markBroken(const std::string& why);
+    void removePrivateFolder();
     pid_t pid_;
     UniqueFd sock_;
+    std::string privateFolder_;
     enum class State { kStarting, kReady, kBroken } state_ = State::kStarting;
 };
 

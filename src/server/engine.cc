@@ -234,6 +234,13 @@ void Engine::startWarm(int closeFd, int waitMs) {
     for (double end = clock::monotonicMs() + waitMs; clock::monotonicMs() < end && zygoteStarting();) ::usleep(10000);
 }
 
+void Engine::stopWarm() {
+    for (WarmImage& w : warm_) {
+        runner_->attachZygote(w.image, nullptr);
+        w.zygote.reset();
+    }
+}
+
 void Engine::startZygote(WarmImage& w) {
     w.startedMs = clock::monotonicMs();
     runner_->attachZygote(w.image, nullptr);

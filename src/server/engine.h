@@ -67,6 +67,8 @@ public:
     // for it to be ready (the CLI); 0 returns at once (runs are cold until
     // then).
     void startWarm(int closeFd, int waitMs);
+    // A stopping worker's zygotes go first (their private folders with them).
+    void stopWarm();
     // "warm" when runs fork the zygote now, else "cold".
     std::string currentMode();
 

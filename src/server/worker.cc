@@ -226,6 +226,7 @@ void workerMain(Engine& engine, int listenFd, SharedState* shared, int slot) {
         handleRequest(engine, server, req, shared);
         shared->busy[slot].store(0);
     }
+    engine.stopWarm();
     ::_exit(0);
 }
 

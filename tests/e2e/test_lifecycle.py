@@ -1,6 +1,7 @@
 """The service's life: make run's script, graceful stop, reload, worker
 respawn, admission control, nginx's own error pages, start-up refusals."""
 import concurrent.futures
+import glob
 import json
 import os
 import re
@@ -275,9 +276,74 @@ class Lifecycle(unittest.TestCase):
             # ...and that one, too, runs at normal priority (the worker raises it).
             status, r = svc.run("import os\nprint('still served', os.sched_getscheduler(0) == os.SCHED_OTHER)")
             self.assertEqual((status, r["status"], r["stdout"]), (200, "ok", "still served True\n"), r)
-            self.assertIn("prepared sandbox unusable", svc.logs())
+            # The warning says what was wrong with it: its init, dying or gone.
+            self.assertRegex(svc.logs(), r"prepared sandbox unusable \(its init (has exited|has gone|is exiting"
+                                         r"|has a SIGKILL pending|is in state [ZX]|has left its cgroup)\)")
             pattern = '"sandbox":"(warm full|cold), set up on request"'
             self.assertRegex(svc.logs_matching(pattern), pattern)
+        finally:
+            svc.stop()
+
+    def test_a_stopped_prepared_program_is_replaced(self):
+        # A prepared sandbox whose program is stopped would never answer its
+        # request: the request gets one set up on the spot, and the warning
+        # names the stopped process.
+        svc = Service(workers=1, extra_args=["--images", "full"])
+        try:
+            svc.run("print(1)")
+            init = prepared_init(svc.worker_pids()[0])
+            self.assertIsNotNone(init, "the worker has no prepared sandbox")
+            program = procfs.prepared_program(init)
+            self.assertIsNotNone(program)
+            os.kill(program, signal.SIGSTOP)
+            status, r = svc.run("print('still served')", timeoutMs=5000)
+            self.assertEqual((status, r["status"], r["stdout"]), (200, "ok", "still served\n"), r)
+            self.assertIn(f"prepared sandbox unusable (process {program} is in state T)", svc.logs())
+            deadline = time.time() + 10  # retired after the answer, with its whole pid namespace
+            while not gone(program) and time.time() < deadline:
+                time.sleep(0.05)
+            self.assertTrue(gone(program), f"the stopped program {program} outlived its sandbox")
+        finally:
+            svc.stop()
+
+    def test_a_zygote_stopped_while_it_starts_leaves_no_folder(self):
+        # A zygote writes only into a private folder of /tmp while it imports
+        # (matplotlib's font cache, pytest's warm-up module) and removes it
+        # when it is ready. One stopped before that (here: its service, while
+        # it imports) cannot: the worker removes it (found left by make test:
+        # one folder per zygote stopped early).
+        state = tempfile.mkdtemp(prefix="pyexec-test-", dir="/run")
+        svc = subprocess.Popen([PYEXECD, "serve", "--listen", os.path.join(state, "s.sock"), "--state-dir", state,
+                                "--workers", "1", "--mode", "warm", "--images", "full"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            folders = []
+            deadline = time.time() + 20
+            while not folders and time.time() < deadline and svc.poll() is None:
+                workers = procfs.children(svc.pid)
+                folders = [f for w in workers for f in glob.glob(f"/tmp/pyexec-zygote-{w}-*")]
+                time.sleep(0.01)
+            self.assertTrue(folders, "no zygote made its private folder")
+            worker = procfs.children(svc.pid)[0]
+            zygotes = [p for p in procfs.children(worker) if procfs.comm(p) == "pyexec-zygote"]
+            self.assertEqual(len(zygotes), 1)
+            self.assertTrue(os.path.exists(f"/proc/{zygotes[0]}"), "the zygote was gone before the stop")
+            svc.send_signal(signal.SIGTERM)
+            svc.wait(timeout=30)
+            left = [f for f in folders if os.path.exists(f)]
+            self.assertEqual(left, [], "the stopped zygote's private folder is still there")
+        finally:
+            if svc.poll() is None:
+                svc.kill()
+                svc.wait()
+            subprocess.run(["rm", "-rf", state])
+
+    def test_a_ready_zygote_leaves_no_folder(self):
+        svc = Service(workers=1, mode="warm", extra_args=["--images", "split"])
+        try:
+            worker = svc.worker_pids()[0]
+            self.assertEqual(svc.run("print(1)")[1]["stdout"], "1\n")
+            self.assertEqual(glob.glob(f"/tmp/pyexec-zygote-{worker}-*"), [])
         finally:
             svc.stop()
 
