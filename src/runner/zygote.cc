@@ -10,6 +10,7 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -229,7 +230,7 @@ int zygoteProcessMain() {
     if (state.image == protocol::Image::kLean) ::prctl(PR_SET_NAME, "pyexec-zyg-lean", 0, 0, 0);
     Status s = initEmbeddedPython(warmImage(state.image), state.privateFolder);
     state.privateFolder.clear();
-    state.privateFolder.shrink_to_fit();  // runs fork from here: no host path of ours in them
+    state.privateFolder.shrink_to_fit();  // the folder is gone; matplotlib still names it as its config dir
     char ready = s ? 1 : 0;
     if (::write(kZygoteSocketFd, &ready, 1) != 1 || !s) return 1;
     std::vector<Child> children;
@@ -299,9 +300,9 @@ Result<std::unique_ptr<Zygote>> Zygote::start(const sandbox::SandboxConfig& conf
     }
     // The zygote's private folder (embedded_python.h) is ours to make and to
     // remove: a zygote killed before it is done with it cannot remove it.
-    // Named after the worker, so that what it would leave is known as ours.
+    // No pid in its name: matplotlib keeps the name, and runs see it.
     pid_t worker = ::getpid();
-    std::string folderName = "/tmp/pyexec-zygote-" + std::to_string(worker) + "-XXXXXX";
+    std::string folderName = "/tmp/pyexec-zygote-XXXXXX";
     char* folder = folderName.data();
     if (::mkdtemp(folder) == nullptr) {
         return makeError(ErrorKind::kSandboxUnavailable, std::string("mkdtemp: ") + std::strerror(errno));
@@ -336,10 +337,17 @@ Zygote::~Zygote() {
 
 // Gone already when the zygote finished starting; what a zygote killed
 // during its imports left (matplotlib's font cache, say) goes here.
+// Only a folder that is still ours: /tmp is sticky, so nobody else can
+// remove or rename our root-owned 0700 folder or write into it, but once the
+// zygote has removed it anyone may take the name; what they made is left.
 void Zygote::removePrivateFolder() {
     if (privateFolder_.empty()) return;
-    std::error_code ignored;
-    std::filesystem::remove_all(privateFolder_, ignored);
+    struct stat st{};
+    if (::lstat(privateFolder_.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == 0 &&
+        (st.st_mode & 07777) == 0700) {
+        std::error_code ignored;
+        std::filesystem::remove_all(privateFolder_, ignored);
+    }
     privateFolder_.clear();
 }
 

@@ -312,6 +312,7 @@ class Lifecycle(unittest.TestCase):
         # when it is ready. One stopped before that (here: its service, while
         # it imports) cannot: the worker removes it (found left by make test:
         # one folder per zygote stopped early).
+        before = set(glob.glob("/tmp/pyexec-zygote-*"))
         state = tempfile.mkdtemp(prefix="pyexec-test-", dir="/run")
         svc = subprocess.Popen([PYEXECD, "serve", "--listen", os.path.join(state, "s.sock"), "--state-dir", state,
                                 "--workers", "1", "--mode", "warm", "--images", "full"],
@@ -320,8 +321,7 @@ class Lifecycle(unittest.TestCase):
             folders = []
             deadline = time.time() + 20
             while not folders and time.time() < deadline and svc.poll() is None:
-                workers = procfs.children(svc.pid)
-                folders = [f for w in workers for f in glob.glob(f"/tmp/pyexec-zygote-{w}-*")]
+                folders = sorted(set(glob.glob("/tmp/pyexec-zygote-*")) - before)
                 time.sleep(0.01)
             self.assertTrue(folders, "no zygote made its private folder")
             worker = procfs.children(svc.pid)[0]
@@ -339,11 +339,18 @@ class Lifecycle(unittest.TestCase):
             subprocess.run(["rm", "-rf", state])
 
     def test_a_ready_zygote_leaves_no_folder(self):
+        before = set(glob.glob("/tmp/pyexec-zygote-*"))
         svc = Service(workers=1, mode="warm", extra_args=["--images", "split"])
         try:
-            worker = svc.worker_pids()[0]
-            self.assertEqual(svc.run("print(1)")[1]["stdout"], "1\n")
-            self.assertEqual(glob.glob(f"/tmp/pyexec-zygote-{worker}-*"), [])
+            status, r = svc.run("import matplotlib\nprint(matplotlib.get_configdir())")
+            self.assertEqual(status, 200, r)
+            named = r["stdout"].strip()
+            self.assertTrue(named.startswith("/tmp/pyexec-zygote-"), r)
+            # The name runs see says nothing of the host (no pid) ...
+            self.assertRegex(named, r"^/tmp/pyexec-zygote-[A-Za-z0-9]{6}$")
+            # ... and the folder is gone once the zygote is ready.
+            self.assertFalse(os.path.exists(named))
+            self.assertEqual(set(glob.glob("/tmp/pyexec-zygote-*")) - before, set())
         finally:
             svc.stop()
 
