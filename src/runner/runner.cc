@@ -56,6 +56,7 @@ struct LiveSandbox {
     pid_t programPid = -1;  // warm: the zygote's child, which moves itself into the cgroup
     UniqueFd programPidfd;  // warm: readable once it has exited; open until its status is known
     double dyingSinceMs = 0;
+    double cpuBeforeMs = 0;  // its cgroup's CPU time when the request started: the set-up's
     SetupTiming timing;
     // What the init has reported so far.
     bool ready = false, failed = false, exited = false, reportEof = false, initGone = false;
@@ -177,7 +178,7 @@ void recordSteps(const ChildReport& r, SetupTiming* t) {
 // What the run ended with, from the init's report, the watch and the cgroup.
 void fillOutcome(const LiveSandbox& sb, const Watch& w, const sandbox::CgroupUsage& usage,
                  protocol::RunOutcome* out) {
-    out->cpuMs = usage.cpuMs;
+    out->cpuMs = std::max(0.0, usage.cpuMs - sb.cpuBeforeMs);  // the program's alone (SPEC 2)
     out->memoryPeakBytes = usage.memoryPeakBytes;
     out->memoryExceeded = usage.oomKilled;
     out->timedOut = w.timedOut;
@@ -443,6 +444,12 @@ Result<protocol::RunOutcome> Runner::run(const RunSpec& spec) {
         return ready.error();
     }
     recordSteps(sb->readyReport, &timing_);
+    // What the set-up used in the run's cgroup (a warm program's fork and
+    // pages written ahead, milliseconds of CPU) is neither the program's
+    // CPU time nor out of its half CPU: it would throttle a program that
+    // uses its whole budget in its first period.
+    if (Status s = sb->cgroup->refillCpuBudget(); !s) log::warn("refilling a run's CPU budget: " + s.error().message);
+    sb->cpuBeforeMs = sb->cgroup->cpuMs();
 
     // The clock starts when the input is handed over.
     double start = clock::monotonicMs();

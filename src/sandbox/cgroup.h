@@ -70,6 +70,12 @@ public:
     // pid, repeated until empty, on v1) and waits until none is left.
     virtual Status killAll() = 0;
     virtual CgroupUsage usage() const = 0;
+    // CPU time used in it so far, ms (usage()'s cpuMs alone).
+    virtual double cpuMs() const { return usage().cpuMs; }
+    // The request starts: the CPU budget of the current period is full
+    // again (writing the bandwidth limit anew refills it), so that what the
+    // sandbox's set-up used in its cgroup does not throttle the program.
+    virtual Status refillCpuBudget() { return okStatus(); }
     // The processes in it now (host pids; empty if unreadable).
     virtual std::vector<pid_t> pids() const { return {}; }
 };

@@ -47,6 +47,8 @@ public:
     Status openJoinFiles();
     Status killAll() override;
     CgroupUsage usage() const override;
+    double cpuMs() const override;
+    Status refillCpuBudget() override { return write("cpu", "cpu.cfs_quota_us", cpuQuota_); }
     std::vector<std::string> dirs() const override;
 
 private:
@@ -58,6 +60,7 @@ private:
     bool fake_;
     std::vector<V1Hierarchy> dirs_;  // in the order they were created
     std::vector<UniqueFd> tasks_;    // each dir's `tasks`, for joinFds()
+    std::string cpuQuota_;           // cpu.cfs_quota_us, for refillCpuBudget()
 };
 
 RunCgroupV1::~RunCgroupV1() {
@@ -85,8 +88,9 @@ std::vector<std::string> RunCgroupV1::dirs() const {
 }
 
 Status RunCgroupV1::applyLimits(const CgroupLimits& limits) {
+    cpuQuota_ = std::to_string(limits.cpuQuotaUs);
     Status s = write("cpu", "cpu.cfs_period_us", std::to_string(limits.cpuPeriodUs));
-    if (s.ok()) s = write("cpu", "cpu.cfs_quota_us", std::to_string(limits.cpuQuotaUs));
+    if (s.ok()) s = write("cpu", "cpu.cfs_quota_us", cpuQuota_);
     std::string bytes = std::to_string(limits.memoryBytes);
     // limit_in_bytes first: memsw may never be below it.
     if (s.ok()) s = write("memory", "memory.limit_in_bytes", bytes);
@@ -142,14 +146,18 @@ Status RunCgroupV1::killAll() {
     return killUntilEmpty(procs, "");
 }
 
-CgroupUsage RunCgroupV1::usage() const {
-    CgroupUsage u;
+double RunCgroupV1::cpuMs() const {
     std::string acct = file("cpuacct", "cpuacct.usage");
     if (acct.empty()) acct = file("cpu", "cpuacct.usage");  // cpu,cpuacct mounted together
     Result<std::string> cpu = readFile(acct);
-    if (cpu.ok()) {
-        if (auto ns = parseU64(cpu.value())) u.cpuMs = static_cast<double>(*ns) / 1e6;
-    }
+    if (!cpu.ok()) return 0;
+    std::optional<uint64_t> ns = parseU64(cpu.value());
+    return ns ? static_cast<double>(*ns) / 1e6 : 0;
+}
+
+CgroupUsage RunCgroupV1::usage() const {
+    CgroupUsage u;
+    u.cpuMs = cpuMs();
     Result<std::string> peak = readFile(file("memory", "memory.max_usage_in_bytes"));
     if (peak.ok()) u.memoryPeakBytes = parseU64(peak.value());
     // oom_kill: kernel >= 4.13.

@@ -46,6 +46,8 @@ public:
     std::vector<int> joinFds() const override { return {procs_.get()}; }
     Status killAll() override;
     CgroupUsage usage() const override;
+    double cpuMs() const override;
+    Status refillCpuBudget() override { return write("cpu.max", cpuMax_); }
     std::vector<std::string> dirs() const override { return {dir_}; }
     std::vector<pid_t> pids() const override {
         Result<std::string> r = readFile(join(dir_, "cgroup.procs"));
@@ -58,6 +60,7 @@ private:
     }
 
     std::string dir_;
+    std::string cpuMax_;  // cpu.max, for refillCpuBudget()
     bool fake_;
     bool io_;  // the io controller is enabled for it
     UniqueFd fd_;
@@ -74,8 +77,8 @@ RunCgroupV2::~RunCgroupV2() {
 }
 
 Status RunCgroupV2::applyLimits(const CgroupLimits& limits) {
-    Status s = write("cpu.max",
-                     std::to_string(limits.cpuQuotaUs) + " " + std::to_string(limits.cpuPeriodUs));
+    cpuMax_ = std::to_string(limits.cpuQuotaUs) + " " + std::to_string(limits.cpuPeriodUs);
+    Status s = write("cpu.max", cpuMax_);
     if (s.ok()) s = write("memory.max", std::to_string(limits.memoryBytes));
     if (s.ok()) {
         s = write("memory.swap.max", "0");
@@ -121,14 +124,16 @@ Status RunCgroupV2::killAll() {
     return killUntilEmpty({join(dir_, "cgroup.procs")}, freeze);
 }
 
+double RunCgroupV2::cpuMs() const {
+    Result<std::string> cpu = readFile(join(dir_, "cpu.stat"));
+    if (!cpu.ok()) return 0;
+    std::optional<uint64_t> us = keyedValue(cpu.value(), "usage_usec");
+    return us ? static_cast<double>(*us) / 1000.0 : 0;
+}
+
 CgroupUsage RunCgroupV2::usage() const {
     CgroupUsage u;
-    Result<std::string> cpu = readFile(join(dir_, "cpu.stat"));
-    if (cpu.ok()) {
-        if (auto us = keyedValue(cpu.value(), "usage_usec")) {
-            u.cpuMs = static_cast<double>(*us) / 1000.0;
-        }
-    }
+    u.cpuMs = cpuMs();
     Result<std::string> peak = readFile(join(dir_, "memory.peak"));  // kernel >= 5.19
     if (peak.ok()) u.memoryPeakBytes = parseU64(peak.value());
     Result<std::string> events = readFile(join(dir_, "memory.events"));

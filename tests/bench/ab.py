@@ -10,7 +10,9 @@ e.g. tests/bench/ab.py old=/tmp/base/build/pyexecd new=build/pyexecd \\
        new-full=build/pyexecd,--images,full
 
 BENCH_SECONDS (default 5) per cell, BENCH_ROUNDS (default 2) rounds; the
-median of the rounds is printed. Nothing is asserted."""
+median of the rounds is printed. AB_WORKLOADS: other workloads of
+tests/bench/bench.py, by name, comma-separated (e.g. "hello world,pytest
+exercise (3 tests)"). Nothing is asserted."""
 import os
 import statistics
 import sys
@@ -35,6 +37,13 @@ def main():
         targets[label] = (os.path.abspath(binary), args)
     if len(targets) < 2:
         sys.exit(__doc__)
+    if os.environ.get("AB_WORKLOADS"):
+        names = [n.strip() for n in os.environ["AB_WORKLOADS"].split(",")]
+        unknown = [n for n in names if n not in bench.WORKLOADS]
+        if unknown:
+            sys.exit(f"AB_WORKLOADS: no workload {unknown[0]!r} (known: {', '.join(bench.WORKLOADS)})")
+        WORKLOADS.clear()
+        WORKLOADS.update({n: bench.WORKLOADS[n] for n in names})
     rounds = int(os.environ.get("BENCH_ROUNDS", "2"))
     workers = 2 * (os.cpu_count() or 1)
     services = {}
@@ -46,9 +55,15 @@ def main():
             for svc in services.values():
                 for _ in range(3):
                     bench.post(svc.port, code)
-            for _ in range(rounds):
+            for k in range(rounds):
                 for conns in (1, 8):
-                    for label, svc in services.items():
+                    # Every cell starts on a quiet machine (a service goes on
+                    # answering what wrk left queued), and the order turns
+                    # each round: no build always follows another's c=8 cell.
+                    order = list(services.items())
+                    order = order[k % len(order):] + order[:k % len(order)]
+                    for label, svc in order:
+                        bench.settle()
                         cpu0 = bench.service_cpu_s(bench.roots_of(svc))
                         r = bench.wrk(svc.port, code, conns)
                         r["cpuMs"] = (bench.service_cpu_s(bench.roots_of(svc)) - cpu0) * 1000 / max(r["requests"], 1)
