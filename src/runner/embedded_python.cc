@@ -40,12 +40,23 @@ del os
 )PY";
 
 // After the imports and warm-ups: the private folder goes, and with it
-// MPLCONFIGDIR (no run should see it).
+// MPLCONFIGDIR (no run should see it). matplotlib memoized its config and
+// cache folders as the private one: they are forgotten, so that a run finds
+// its own when it first asks, as a cold run does ($HOME/.config/matplotlib,
+// in the run's /tmp). Nothing in the zygote asks again (it would make them
+// on the host).
 constexpr const char* kRemovePrivateFolder = R"PY(
-import os, shutil
+import os, shutil, sys
 shutil.rmtree(_pyexec_warm_dir, ignore_errors=True)
 os.environ.pop("MPLCONFIGDIR", None)
-del os, shutil, _pyexec_warm_dir
+_pyexec_mpl = sys.modules.get("matplotlib")
+if _pyexec_mpl is not None and hasattr(_pyexec_mpl, "_logged_cached"):
+    for _pyexec_name, _pyexec_log in (("get_configdir", "CONFIGDIR=%s"), ("get_cachedir", "CACHEDIR=%s")):
+        _pyexec_get = getattr(_pyexec_mpl, _pyexec_name, None)
+        if hasattr(_pyexec_get, "__wrapped__"):
+            setattr(_pyexec_mpl, _pyexec_name, _pyexec_mpl._logged_cached(_pyexec_log)(_pyexec_get.__wrapped__))
+    del _pyexec_name, _pyexec_log, _pyexec_get
+del os, shutil, sys, _pyexec_mpl, _pyexec_warm_dir
 )PY";
 
 // A warm-up is worth having, not needed: a failed one leaves the module

@@ -342,15 +342,22 @@ class Lifecycle(unittest.TestCase):
         before = set(glob.glob("/tmp/pyexec-zygote-*"))
         svc = Service(workers=1, mode="warm", extra_args=["--images", "split"])
         try:
-            status, r = svc.run("import matplotlib\nprint(matplotlib.get_configdir())")
+            status, r = svc.run("import os, matplotlib, matplotlib.style.core as style\n"
+                                "print(style.USER_LIBRARY_PATHS[0])\nprint(matplotlib.get_configdir(), matplotlib.get_cachedir())\n"
+                                "print(os.path.isdir(matplotlib.get_configdir()))")
             self.assertEqual(status, 200, r)
-            named = r["stdout"].strip()
+            self.assertEqual(r["status"], "ok", r)
+            named, folders, made = r["stdout"].splitlines()
             self.assertTrue(named.startswith("/tmp/pyexec-zygote-"), r)
-            # The name runs see says nothing of the host (no pid) ...
-            self.assertRegex(named, r"^/tmp/pyexec-zygote-[A-Za-z0-9]{6}$")
+            # The name runs can still find (matplotlib's style folder, set
+            # at import) says nothing of the host (no pid) ...
+            self.assertRegex(os.path.dirname(named), r"^/tmp/pyexec-zygote-[A-Za-z0-9]{6}$")
             # ... and the folder is gone once the zygote is ready.
-            self.assertFalse(os.path.exists(named))
+            self.assertFalse(os.path.exists(os.path.dirname(named)))
             self.assertEqual(set(glob.glob("/tmp/pyexec-zygote-*")) - before, set())
+            # matplotlib's config and cache folders are the run's own, as in
+            # a cold run, not the removed one.
+            self.assertEqual((folders, made), ("/tmp/.config/matplotlib /tmp/.cache/matplotlib", "True"), r)
         finally:
             svc.stop()
 
