@@ -10,6 +10,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import cgroups  # noqa: E402
 import procfs  # noqa: E402
 from service import Service  # noqa: E402
 
@@ -106,10 +107,16 @@ class Resilience(unittest.TestCase):
             master = svc.pyexecd.pid
             tree = descendants(master)
             self.assertGreaterEqual(len(tree), 4, tree)  # workers, zygotes, prepared sandboxes
+            own, v1 = procfs.read(f"/proc/{master}/cgroup"), cgroups.backend(svc) == "v1"
             os.kill(master, signal.SIGKILL)
             svc.pyexecd.wait(timeout=10)
             left = lambda: [p for p in tree if alive(p)]  # noqa: E731
             self.assertTrue(wait_until(lambda: not left(), 10), f"still running: {left()}")
+            # Nothing is left in its run cgroups either (v1: they are then removed).
+            if v1:
+                found = []
+                wait_until(lambda: not found.append(cgroups.left_by_killed(master, own)) and not found[-1], 10)
+                self.assertEqual(found[-1], set(), "still in its run cgroups")
         finally:
             svc.stop()
 

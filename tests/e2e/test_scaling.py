@@ -28,7 +28,9 @@ import unittest
 import http.client
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "lib"))
+import cgroups  # noqa: E402
 import fastcgi  # noqa: E402
+from procfs import read  # noqa: E402
 from service import PYEXECD, ROOT, free_port  # noqa: E402
 
 RATE = 6            # requests per second, within what one executor's two workers carry here
@@ -63,6 +65,7 @@ class Executor:
         self.addr = f"127.0.0.1:{self.port}"
         self.proc = None
         self.logs = []
+        self.killed = []  # (pid, /proc/pid/cgroup) of each SIGKILLed master, for tidy()
 
     def start(self):
         log_path = os.path.join(self.state, f"{self.name}-{len(self.logs)}.log")
@@ -81,6 +84,7 @@ class Executor:
     def kill(self):
         """SIGKILL to the master (its workers die with it); returns once none is left."""
         pids = self.pids()
+        self.killed.append((self.proc.pid, read(f"/proc/{self.proc.pid}/cgroup")))
         self.proc.send_signal(signal.SIGKILL)
         self.proc.wait()
         deadline = time.time() + 10
@@ -98,6 +102,12 @@ class Executor:
                 self.proc.wait()
         if self.proc:
             self.log.close()
+        # What each kill left in the cgroups (v1: pyexec-<pid>), once the
+        # sandboxes have gone too.
+        for pid, own in self.killed:
+            deadline = time.time() + 10
+            while cgroups.left_by_killed(pid, own) and time.time() < deadline:
+                time.sleep(0.1)
 
     def request_ids(self):
         ids = []

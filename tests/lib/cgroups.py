@@ -108,3 +108,32 @@ def pids_in(dirs):
     for d in dirs:
         out.update(int(p) for p in (read(os.path.join(d, "cgroup.procs")) or "").split())
     return out
+
+
+def left_by_killed(pid, cgroup_text):
+    """What a SIGKILLed pyexecd `pid` left in its v1 cgroups, from its
+    /proc/<pid>/cgroup read while it lived: its sandboxes died with it, but
+    nothing removes its pyexec-<pid> folders (a new pyexecd has another pid;
+    on v2 the next start clears the runs folder, whose name is fixed).
+    Returns the pids still in any of them; when there are none, removes the
+    folders, so that a test's kill leaves nothing behind (call it until it
+    returns an empty set, not after)."""
+    folders = []
+    for ctrls, path in own_cgroups(pid, cgroup_text):
+        if not ctrls or any(c.startswith("name=") for c in ctrls):
+            continue
+        for root, point, fs, opts in mounts():
+            d = _dir(root, point, path) if fs == "cgroup" and set(ctrls) <= set(opts) else None
+            if d and os.path.isdir(os.path.join(d, f"pyexec-{pid}")):
+                folders.append(os.path.join(d, f"pyexec-{pid}"))
+    if not folders:  # found nothing: looked in the wrong place, or asked twice
+        raise AssertionError(f"pyexecd {pid}: no pyexec-{pid} folder in its v1 hierarchies ({cgroup_text!r})")
+    left = set()
+    for top in sorted(set(folders)):
+        for d, _, _ in os.walk(top):
+            left.update(int(p) for p in (read(os.path.join(d, "cgroup.procs")) or "").split())
+    if not left:
+        for top in sorted(set(folders)):
+            for d, subdirs, _ in os.walk(top, topdown=False):
+                os.rmdir(d)
+    return left
