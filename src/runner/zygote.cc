@@ -30,7 +30,20 @@
 #include "sandbox/seccomp.h"
 
 namespace pyexec::runner {
+
 namespace {
+
+// Zygote private folders: /tmp/pyexec-zygote- and mkdtemp's 6 characters.
+constexpr const char* kFolderParent = "/tmp";
+constexpr std::string_view kFolderName = "pyexec-zygote-";
+
+// Whether path is still a private folder of ours: /tmp is sticky, so nobody
+// else can remove or rename a root-owned 0700 folder there or write into it;
+// once it is gone anyone may take the name, and what they made is left.
+bool ownPrivateFolder(const std::string& path, struct stat* st) {
+    return ::lstat(path.c_str(), st) == 0 && S_ISDIR(st->st_mode) && st->st_uid == 0 &&
+           (st->st_mode & 07777) == 0700;
+}
 
 constexpr uint32_t kMagic = 0x7079783a;  // "pyx:"
 
@@ -302,7 +315,7 @@ Result<std::unique_ptr<Zygote>> Zygote::start(const sandbox::SandboxConfig& conf
     // remove: a zygote killed before it is done with it cannot remove it.
     // No pid in its name: matplotlib keeps the name, and runs see it.
     pid_t worker = ::getpid();
-    std::string folderName = "/tmp/pyexec-zygote-XXXXXX";
+    std::string folderName = std::string(kFolderParent) + "/" + std::string(kFolderName) + "XXXXXX";
     char* folder = folderName.data();
     if (::mkdtemp(folder) == nullptr) {
         return makeError(ErrorKind::kSandboxUnavailable, std::string("mkdtemp: ") + std::strerror(errno));
@@ -335,16 +348,31 @@ Zygote::~Zygote() {
     removePrivateFolder();
 }
 
+
+int removeLeftZygoteFolders(int idleSeconds) {
+    int removed = 0;
+    time_t now = ::time(nullptr);
+    std::error_code err;
+    for (std::filesystem::directory_iterator it(kFolderParent, err), end; !err && it != end; it.increment(err)) {
+        std::string base = it->path().filename().string();
+        if (base.size() != kFolderName.size() + 6 || base.compare(0, kFolderName.size(), kFolderName) != 0) continue;
+        struct stat st{};
+        std::string path = it->path().string();
+        if (!ownPrivateFolder(path, &st) || now - st.st_mtime < idleSeconds) continue;  // not ours, or in use
+        std::error_code ignored;
+        if (std::filesystem::remove_all(path, ignored) > 0) ++removed;
+    }
+    return removed;
+}
+
 // Gone already when the zygote finished starting; what a zygote killed
-// during its imports left (matplotlib's font cache, say) goes here.
-// Only a folder that is still ours: /tmp is sticky, so nobody else can
-// remove or rename our root-owned 0700 folder or write into it, but once the
-// zygote has removed it anyone may take the name; what they made is left.
+// during its imports left (matplotlib's font cache, say) goes here (and
+// what a killed worker could not remove, at the master's next start:
+// removeLeftZygoteFolders).
 void Zygote::removePrivateFolder() {
     if (privateFolder_.empty()) return;
     struct stat st{};
-    if (::lstat(privateFolder_.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == 0 &&
-        (st.st_mode & 07777) == 0700) {
+    if (ownPrivateFolder(privateFolder_, &st)) {
         std::error_code ignored;
         std::filesystem::remove_all(privateFolder_, ignored);
     }

@@ -46,6 +46,12 @@ Result<UniqueFd> sealedCopyOfSelf();
 // main() of `pyexec-zygote` (argv[0]): fd 3 is the socket to its worker.
 int zygoteProcessMain();
 
+// Master, at start-up: removes the zygote private folders in /tmp that
+// workers SIGKILLed during their zygote's start left (neither could remove
+// its own), root-owned, 0700 and untouched for `idleSeconds`. Returns how
+// many went.
+int removeLeftZygoteFolders(int idleSeconds = 600);
+
 class Zygote {
 public:
     // Worker: forks the zygote and returns at once; it becomes ready when its

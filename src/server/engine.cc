@@ -15,6 +15,7 @@
 #include "protocol/image_choice.h"
 #include "protocol/observations.h"
 #include "runner/warm_image.h"
+#include "runner/zygote.h"
 #include "sandbox/block_devices.h"
 #include "sandbox/netns.h"
 
@@ -99,6 +100,13 @@ Result<std::unique_ptr<Engine>> Engine::create(const Settings& settings, Engine*
         auto copy = runner::sealedCopyOfSelf();
         if (!copy) return copy.error();
         e->selfCopy_ = std::move(copy.value());
+        if (previous == nullptr) {
+            int left = runner::removeLeftZygoteFolders();
+            if (left > 0) {
+                log::info("removed " + std::to_string(left) +
+                          " zygote folders left in /tmp by workers killed while their zygote started");
+            }
+        }
     }
     if (Status s = checkSandboxIds(settings); !s) return s.error();
     if (previous != nullptr) {

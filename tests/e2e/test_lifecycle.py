@@ -338,6 +338,33 @@ class Lifecycle(unittest.TestCase):
                 svc.wait()
             subprocess.run(["rm", "-rf", state])
 
+    def test_folders_of_killed_workers_go_at_the_next_start(self):
+        # A worker SIGKILLed while its zygote imports (the watchdog, or its
+        # master killed) leaves the zygote's folder: the next start removes
+        # the root-owned 0700 ones nobody touched for 10 minutes, and only those.
+        def folder(mode, age_s):
+            name = "/tmp/pyexec-zygote-" + os.urandom(8).hex()[:6]
+            os.mkdir(name, 0o700)
+            os.chmod(name, mode)
+            with open(os.path.join(name, "fontlist-v330.json"), "w") as f:
+                f.write("{}")
+            t = time.time() - age_s
+            os.utime(name, (t, t))
+            return name
+        left, fresh, loose = folder(0o700, 3600), folder(0o700, 60), folder(0o755, 3600)
+        try:
+            svc = Service(workers=1, mode="warm")
+            try:
+                self.assertFalse(os.path.exists(left), "a folder left an hour ago is still there")
+                self.assertTrue(os.path.isdir(fresh), "a folder in use (touched a minute ago) was removed")
+                self.assertTrue(os.path.isdir(loose), "a folder that is not a zygote's own (0755) was removed")
+                self.assertRegex(svc.logs(), r"removed \d+ zygote folders left in /tmp")
+            finally:
+                svc.stop()
+        finally:
+            for name in (left, fresh, loose):
+                subprocess.run(["rm", "-rf", "--", name])
+
     def test_a_ready_zygote_leaves_no_folder(self):
         before = set(glob.glob("/tmp/pyexec-zygote-*"))
         svc = Service(workers=1, mode="warm", extra_args=["--images", "split"])
