@@ -265,11 +265,20 @@ Status initEmbeddedPython(std::span<const WarmModule> modules, const std::string
     return okStatus();
 }
 
+namespace {
+bool gPytestWriteAhead = false;
+}  // namespace
+
+void setPytestWriteAhead(bool on) noexcept { gPytestWriteAhead = on; }
+
 void runEmbeddedHarness() noexcept {
     // First the pages a run writes anyway, in bulk rather than one
     // copy-on-write fault at a time (working_set.h): the after-fork hooks
-    // and the harness write most of them.
+    // and the harness write most of them. A sandbox kept for pytest
+    // exercises writes pytest's set too, before its request (the harness
+    // writes it again on the request's clock, which then costs next to nothing).
     populateWorkingSet("base");
+    if (gPytestWriteAhead) populateWorkingSet("pytest");
     // What `python3` sets up at start-up for a script, and the init reset.
     ::signal(SIGPIPE, SIG_IGN);
     ::signal(SIGXFSZ, SIG_IGN);

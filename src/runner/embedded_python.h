@@ -24,5 +24,9 @@ Status initEmbeddedPython(std::span<const WarmModule> modules, const std::string
 // Program process, after fork and with every sandbox step applied: runs the
 // embedded harness; the harness leaves with os._exit. Never returns.
 [[noreturn]] void runEmbeddedHarness() noexcept;
+// Zygote, before it forks a program: whether that program writes pytest's
+// working set ahead too (after the base set), for a sandbox kept for pytest
+// exercises (runner.h).
+void setPytestWriteAhead(bool on) noexcept;
 
 }  // namespace pyexec::runner

@@ -53,6 +53,7 @@ struct LiveSandbox {
     bool warm = false;
     protocol::Image image = protocol::Image::kFull;  // warm: whose zygote forked the program
     bool prepared = false;  // set up before its request
+    bool pytestAhead = false;  // warm, full: its program wrote pytest's working set ahead
     pid_t programPid = -1;  // warm: the zygote's child, which moves itself into the cgroup
     UniqueFd programPidfd;  // warm: readable once it has exited; open until its status is known
     double dyingSinceMs = 0;
@@ -276,8 +277,9 @@ Runner::~Runner() {
     }
 }
 
-int Runner::slotFor(protocol::Image image) const {
-    return image == protocol::Image::kLean && zygotes_[0] != nullptr ? 0 : 1;
+int Runner::slotFor(const RunSpec& spec) const {
+    if (spec.image == protocol::Image::kLean) return zygotes_[0] != nullptr ? 0 : 1;
+    return spec.pytest && zygotes_[1] != nullptr ? kPytestSlot : 1;
 }
 
 // Cgroup, pipes and the clone; the init then sets itself up while we go on.
@@ -299,7 +301,8 @@ Result<std::unique_ptr<LiveSandbox>> Runner::setUp(int slot) {
     RunIo& r = sb->io;
     sandbox::ChildIo childIo{r.stdinChild.get(), r.outChild.get(), r.errChild.get(), r.inputChild.get(),
                              r.resultChild.get()};
-    Zygote* zygote = zygotes_[slot] != nullptr && zygotes_[slot]->ready() ? zygotes_[slot] : zygotes_[1];
+    int image = slot == kPytestSlot ? 1 : slot;
+    Zygote* zygote = zygotes_[image] != nullptr && zygotes_[image]->ready() ? zygotes_[image] : zygotes_[1];
     sb->warm = zygote != nullptr && zygote->ready();
     sb->image = zygote == zygotes_[0] && zygote != nullptr ? protocol::Image::kLean : protocol::Image::kFull;
     if (sb->warm) {
@@ -316,8 +319,9 @@ Result<std::unique_ptr<LiveSandbox>> Runner::setUp(int slot) {
             return s.error();
         }
         double t1 = clock::monotonicMs();
+        sb->pytestAhead = slot == kPytestSlot && zygote == zygotes_[1];
         auto program = zygote->spawnProgram(sb->launched.pidfd.get(), sb->cgroup->joinFds(), childIo,
-                                             sb->launched.reportWrite.get(), limits_.cpuSeconds);
+                                             sb->launched.reportWrite.get(), limits_.cpuSeconds, sb->pytestAhead);
         sb->launched.reportWrite.reset();
         sb->timing.cloneMs = clock::monotonicMs() - t1;
         if (program) {
@@ -408,11 +412,13 @@ Status Runner::usable(LiveSandbox& sb, std::vector<pid_t>* pids) {
 Result<protocol::RunOutcome> Runner::run(const RunSpec& spec) {
     retire(std::move(last_));  // when the caller did not call afterRun()
     failedStep_ = "";
-    int slot = slotFor(spec.image);
+    int slot = slotFor(spec);
     std::unique_ptr<LiveSandbox> sb = std::move(next_[slot]);
-    // A lean program runs in a prepared full sandbox rather than wait for
-    // one to be set up (the full one is set up again after the answer).
-    if (!sb && slot == 0) sb = std::move(next_[1]);
+    // A lean program, or a pytest exercise, runs in a prepared full sandbox
+    // rather than wait for its own to be set up (which happens after the
+    // answer). Not the other way round: a full run never takes the pytest
+    // one (it would carry pytest's pages).
+    if (!sb && slot != 1) sb = std::move(next_[1]);
     Status ready = okStatus();
     std::vector<pid_t> pids;  // read once: the request path
     if (sb) {
@@ -438,6 +444,7 @@ Result<protocol::RunOutcome> Runner::run(const RunSpec& spec) {
     lastWarm_ = sb->warm;
     lastImage_ = sb->image;
     lastPrepared_ = sb->prepared;
+    lastPytestAhead_ = sb->pytestAhead;
     timing_ = sb->timing;
     if (!ready) {
         last_ = std::move(sb);
@@ -544,16 +551,18 @@ void Runner::idle() {
 bool Runner::wantsPrepare(int slot) {
     if (next_[slot]) return false;
     if (zygotes_[0] == nullptr && zygotes_[1] == nullptr) return slot == 1;
-    return zygotes_[slot] != nullptr && zygotes_[slot]->ready();
+    int image = slot == kPytestSlot ? 1 : slot;
+    return zygotes_[image] != nullptr && zygotes_[image]->ready();
 }
 
-bool Runner::wantsPrepare() { return wantsPrepare(0) || wantsPrepare(1); }
+bool Runner::wantsPrepare() { return wantsPrepare(0) || wantsPrepare(1) || wantsPrepare(kPytestSlot); }
 
 void Runner::afterRun() {
     retire(std::move(last_));
     idle();
-    // The full slot first: its set-up is the longer one to overlap.
-    for (int slot : {1, 0}) {
+    // The full slot first: its set-up is the longer one to overlap; the
+    // pytest one last, as fewer runs need it.
+    for (int slot : {1, 0, kPytestSlot}) {
         if (!wantsPrepare(slot)) continue;
         auto sb = setUp(slot);
         if (!sb) {

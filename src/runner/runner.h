@@ -48,6 +48,9 @@ struct RunSpec {
     // program may run in the full image (when the lean one is not ready);
     // a full one never runs lean.
     protocol::Image image = protocol::Image::kFull;
+    // It has pytest tests: a full run takes the sandbox kept for them when
+    // one is prepared (pytest's working set written ahead).
+    bool pytest = false;
 };
 
 struct RunnerLimits {
@@ -96,12 +99,17 @@ public:
     bool lastRunWarm() const { return lastWarm_; }
     protocol::Image lastRunImage() const { return lastImage_; }
     bool lastRunPrepared() const { return lastPrepared_; }
+    bool lastRunPytestAhead() const { return lastPytestAhead_; }
 
 private:
-    // A prepared sandbox per image: next_[slot(image)].
+    // A prepared sandbox per image: next_[slot(image)]; and a full one with
+    // pytest's working set written ahead, for pytest exercises alone
+    // (kPytestSlot): every other run would carry its pages, charged to its
+    // memory, and pay for writing them.
     static int slot(protocol::Image image) { return image == protocol::Image::kLean ? 0 : 1; }
-    // Where a request for `image` is served: lean only with a lean zygote.
-    int slotFor(protocol::Image image) const;
+    static constexpr int kPytestSlot = 2;
+    // Where a request is served: lean only with a lean zygote.
+    int slotFor(const RunSpec& spec) const;
     bool wantsPrepare(int slot);
     Result<std::unique_ptr<LiveSandbox>> setUp(int slot);
     Status waitReady(LiveSandbox& sandbox);
@@ -119,13 +127,14 @@ private:
     bool lastWarm_ = false;
     protocol::Image lastImage_ = protocol::Image::kFull;
     bool lastPrepared_ = false;
+    bool lastPytestAhead_ = false;
     const char* failedStep_ = "";
-    // Prepared, waiting for a request: one per image. They may coexist with a
-    // running run of the other image: neither has run any code of a request
+    // Prepared, waiting for a request: one per image, and the pytest one.
+    // They may coexist with a running run: none has run any code of a request
     // (each is its own pid, mount, IPC and cgroup namespace; the per-worker
     // network namespace holds nothing of a run once its processes are gone,
     // and every run is retired before the next one starts).
-    std::unique_ptr<LiveSandbox> next_[2];
+    std::unique_ptr<LiveSandbox> next_[3];
     std::unique_ptr<LiveSandbox> last_;  // answered, to be torn down
     std::vector<std::unique_ptr<LiveSandbox>> dying_;  // killed; init not reaped yet
     Reaper reaper_;                      // the worker's children, all of them

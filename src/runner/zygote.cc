@@ -51,6 +51,7 @@ struct SpawnRequest {
     uint32_t magic = kMagic;
     int32_t cpuSeconds = 0;
     int32_t joinCount = 0;  // descriptors: the five of ChildIo, the init's pidfd, the report pipe, the joins
+    int32_t pytestAhead = 0;  // 1: the program writes pytest's working set ahead (setPytestWriteAhead)
 };
 
 constexpr size_t kMaxFds = 5 + 2 + sandbox::Placement::kMaxJoinFds;
@@ -117,6 +118,7 @@ bool serveOne(const sandbox::SandboxConfig& config, int sock, int ownPidns, std:
     std::vector<UniqueFd> fds;
     if (!recvWithFds(sock, &req, sizeof req, &fds) || req.magic != kMagic) return false;
     if (req.joinCount < 0 || req.joinCount > sandbox::Placement::kMaxJoinFds) return false;
+    if (req.pytestAhead != 0 && req.pytestAhead != 1) return false;
     if (fds.size() != 7 + static_cast<size_t>(req.joinCount)) return false;
     int joins[sandbox::Placement::kMaxJoinFds];
     for (int i = 0; i < req.joinCount; ++i) joins[i] = fds[7 + static_cast<size_t>(i)].get();
@@ -131,6 +133,7 @@ bool serveOne(const sandbox::SandboxConfig& config, int sock, int ownPidns, std:
         reply.err = errno;
         return sendWithFds(sock, &reply, sizeof reply, nullptr, 0);
     }
+    setPytestWriteAhead(req.pytestAhead == 1);
     pid_t pid = ::fork();
     if (pid == 0) sandbox::enterSandbox(config, entry, program);
     int forkErr = errno;
@@ -408,9 +411,11 @@ bool Zygote::ready() {
 }
 
 Result<Zygote::Program> Zygote::spawnProgram(int initPidfd, const std::vector<int>& joinFds,
-                                             const sandbox::ChildIo& io, int reportFd, int cpuSeconds) {
+                                             const sandbox::ChildIo& io, int reportFd, int cpuSeconds,
+                                             bool pytestAhead) {
     SpawnRequest req;
     req.cpuSeconds = cpuSeconds;
+    req.pytestAhead = pytestAhead ? 1 : 0;
     req.joinCount = static_cast<int32_t>(std::min<size_t>(joinFds.size(), sandbox::Placement::kMaxJoinFds));
     int fds[kMaxFds] = {io.stdinFd, io.stdoutFd, io.stderrFd, io.inputFd, io.resultFd, initPidfd, reportFd};
     size_t n = 7;

@@ -72,13 +72,14 @@ public:
     // (sandbox::enterSandbox); the zygote writes its exit status to reportFd.
     // If the zygote dies first, the program becomes the worker's (a child
     // subreaper, runner.cc), which reaps it through the pidfd. When the
-    // zygote does not answer, it is broken.
+    // zygote does not answer, it is broken. pytestAhead: the program writes
+    // pytest's working set ahead too (embedded_python.h).
     struct Program {
         pid_t pid;
         UniqueFd pidfd;
     };
     Result<Program> spawnProgram(int initPidfd, const std::vector<int>& joinFds, const sandbox::ChildIo& io,
-                                 int reportFd, int cpuSeconds);
+                                 int reportFd, int cpuSeconds, bool pytestAhead = false);
 
 private:
     Zygote(pid_t pid, UniqueFd sock, std::string privateFolder)

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -163,7 +164,10 @@ Result<protocol::RunOutcome> Engine::run(const protocol::RunRequest& request, pr
     if (records == nullptr) records = &local;
     runner::RunSpec spec{protocol::buildHarnessInput(request), request.stdinData, request.timeoutMs,
                          [records](std::string_view ndjson) { return records->exitCode(ndjson); },
-                         settings_.images == "split" ? protocol::imageFor(request) : protocol::Image::kFull};
+                         settings_.images == "split" ? protocol::imageFor(request) : protocol::Image::kFull,
+                         std::any_of(request.tests.begin(), request.tests.end(), [](const protocol::TestSpec& t) {
+                             return t.type == protocol::TestType::kPytest;
+                         })};
     auto outcome = runner_->run(spec);
     if (!outcome && outcome.error().kind == ErrorKind::kSandboxUnavailable) {
         cachedAtMs_ = -1e18;  // /health must not report healthy from its cache now
@@ -180,6 +184,10 @@ const char* Engine::lastSandbox() const {
     if (runner_->lastRunWarm()) {
         if (runner_->lastRunImage() == protocol::Image::kLean) {
             return runner_->lastRunPrepared() ? "warm lean, prepared" : "warm lean, set up on request";
+        }
+        if (runner_->lastRunPytestAhead()) {
+            return runner_->lastRunPrepared() ? "warm full with pytest's pages, prepared"
+                                              : "warm full with pytest's pages, set up on request";
         }
         return runner_->lastRunPrepared() ? "warm full, prepared" : "warm full, set up on request";
     }

@@ -47,6 +47,14 @@ def served(code, **fields):
     return r, sandbox
 
 
+def private_dirty_kib(pid):
+    """The pages pid holds of its own (written since the fork), KiB."""
+    for line in (procfs.read(f"/proc/{pid}/smaps_rollup") or "").splitlines():
+        if line.startswith("Private_Dirty:"):
+            return int(line.split()[1])
+    return 0
+
+
 class Images(unittest.TestCase):
     def test_a_worker_has_a_lean_and_a_full_zygote(self):
         self.assertEqual(sorted(zygotes(svc.worker_pids()[0])), ["pyexec-zyg-lean", "pyexec-zygote"])
@@ -65,6 +73,32 @@ class Images(unittest.TestCase):
             r, how = served(code)
             self.assertEqual((r["status"], r["stdout"]), ("ok", "True True\n"), (code, r))
             self.assertEqual(how, "warm full, prepared", code)
+
+    def test_a_pytest_exercise_has_a_sandbox_of_its_own(self):
+        # The full image's third prepared sandbox has pytest's pages written
+        # ahead: pytest exercises take it, other full runs never do (they
+        # would carry those pages in their memory).
+        exercise = dict(tests=[{"type": "pytest", "code": "from main import add\n\ndef test_a():\n"
+                                                          "    assert add(1, 2) == 3\n"}], timeoutMs=10000)
+        for _ in range(2):
+            served("print(1)")
+            r, how = served("def add(a, b):\n    return a + b\n", **exercise)
+            self.assertEqual([t["outcome"] for t in r["testResults"]], ["passed"], r)
+            self.assertEqual(how, "warm full with pytest's pages, prepared")
+            r, how = served("import numpy as np\n" + PROBE)
+            self.assertEqual((r["stdout"], how), ("True True\n", "warm full, prepared"), r)
+        # Its program wrote them before any request: waiting for its input,
+        # it holds MiBs more of its own pages than the other two.
+        worker = svc.worker_pids()[0]
+        dirty = []
+        deadline = time.time() + 10
+        while len(dirty) < 3 and time.time() < deadline:
+            out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(worker)], capture_output=True, text=True)
+            programs = [procfs.prepared_program(p) for p in map(int, out.stdout.split()) if procfs.is_sandbox_init(p)]
+            dirty = sorted(private_dirty_kib(p) for p in programs if p)
+            time.sleep(0.1)
+        self.assertEqual(len(dirty), 3, "lean, full and pytest sandboxes prepared")
+        self.assertGreater(dirty[2], dirty[1] + 2048, dirty)  # 4.5 MiB more here
 
     def test_exercises_fork_the_full_image(self):
         r, how = served("def add(a, b):\n    return a + b\n",

@@ -27,19 +27,27 @@ def still_there(folders):
     return [d for d in folders if os.path.exists(d)]
 
 
-def prepared_init(worker, seconds=10):
-    """The init of the worker's prepared sandbox (its child that is pid 1 of
-    a namespace) once the sandbox is complete (its program waits for its
-    input); None if none is within `seconds`."""
+def prepared_inits(worker, count=1, seconds=10):
+    """The inits of the worker's prepared sandboxes (its children that are
+    pid 1 of a namespace) whose program waits for its input, once there are
+    `count` of them; [] if not within `seconds`."""
     deadline = time.time() + seconds
     while True:
         out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(worker)], capture_output=True, text=True)
-        for pid in map(int, out.stdout.split()):
-            if procfs.is_sandbox_init(pid) and procfs.prepared_program(pid):
-                return pid
+        inits = [pid for pid in map(int, out.stdout.split())
+                 if procfs.is_sandbox_init(pid) and procfs.prepared_program(pid)]
+        if len(inits) >= count:
+            return inits
         if time.time() > deadline:
-            return None
+            return []
         time.sleep(0.05)
+
+
+# A warm worker with one image (--images full) keeps two sandboxes prepared:
+# one for any run, and one for pytest exercises (pytest's pages written ahead).
+PREPARED_FULL = 2
+PYTEST_BODY = {"code": "def add(a, b):\n    return a + b\n",
+               "tests": [{"type": "pytest", "code": "from main import add\n\ndef test_add():\n    assert add(1, 2) == 3\n"}]}
 
 
 def gone(pid):
@@ -229,7 +237,7 @@ class Lifecycle(unittest.TestCase):
         svc = Service(workers=1, mode="warm", extra_args=["--images", "full"])
         try:
             worker = svc.worker_pids()[0]
-            self.assertIsNotNone(prepared_init(worker), "the worker has no prepared sandbox")
+            self.assertTrue(prepared_inits(worker), "the worker has no prepared sandbox")
             out = subprocess.run(["ps", "-o", "pid=,comm=", "--ppid", str(worker)], capture_output=True, text=True)
             zygotes = [int(l.split()[0]) for l in out.stdout.splitlines() if "pyexec-zygote" in l]
             self.assertEqual(len(zygotes), 1, out.stdout)
@@ -265,14 +273,16 @@ class Lifecycle(unittest.TestCase):
     def test_a_dead_prepared_sandbox_is_replaced(self):
         # Each worker keeps its next run's sandbox ready; if that sandbox dies
         # before its request (its init is killed here), the request gets one
-        # set up on the spot and the log says so. One image: one prepared
-        # sandbox (test_images covers two).
+        # set up on the spot and the log says so. One image: a prepared
+        # sandbox, and the one for pytest exercises (test_images covers two
+        # images); both are killed.
         svc = Service(workers=1, extra_args=["--images", "full"])
         try:
             svc.run("print(1)")  # after it, the worker prepares the next sandbox
-            init = prepared_init(svc.worker_pids()[0])
-            self.assertIsNotNone(init, "the worker has no prepared sandbox")
-            os.kill(init, signal.SIGKILL)  # the request follows at once: the init is still dying
+            inits = prepared_inits(svc.worker_pids()[0], PREPARED_FULL if svc.mode == "warm" else 1)
+            self.assertTrue(inits, "the worker has no prepared sandbox")
+            for init in inits:
+                os.kill(init, signal.SIGKILL)  # the request follows at once: the init is still dying
             # ...and that one, too, runs at normal priority (the worker raises it).
             status, r = svc.run("import os\nprint('still served', os.sched_getscheduler(0) == os.SCHED_OTHER)")
             self.assertEqual((status, r["status"], r["stdout"]), (200, "ok", "still served True\n"), r)
@@ -287,22 +297,31 @@ class Lifecycle(unittest.TestCase):
     def test_a_stopped_prepared_program_is_replaced(self):
         # A prepared sandbox whose program is stopped would never answer its
         # request: the request gets one set up on the spot, and the warning
-        # names the stopped process.
+        # names the stopped process. Warm, both prepared sandboxes are
+        # stopped: a plain run finds one, a pytest exercise the other.
         svc = Service(workers=1, extra_args=["--images", "full"])
         try:
             svc.run("print(1)")
-            init = prepared_init(svc.worker_pids()[0])
-            self.assertIsNotNone(init, "the worker has no prepared sandbox")
-            program = procfs.prepared_program(init)
-            self.assertIsNotNone(program)
-            os.kill(program, signal.SIGSTOP)
+            warm = svc.mode == "warm"
+            inits = prepared_inits(svc.worker_pids()[0], PREPARED_FULL if warm else 1)
+            self.assertEqual(len(inits), PREPARED_FULL if warm else 1, "the worker's prepared sandboxes")
+            programs = [procfs.prepared_program(init) for init in inits]
+            self.assertNotIn(None, programs)
+            for program in programs:
+                os.kill(program, signal.SIGSTOP)
             status, r = svc.run("print('still served')", timeoutMs=5000)
             self.assertEqual((status, r["status"], r["stdout"]), (200, "ok", "still served\n"), r)
-            self.assertIn(f"prepared sandbox unusable (process {program} is in state T)", svc.logs())
+            if warm:
+                status, r = svc.run(PYTEST_BODY["code"], PYTEST_BODY["tests"], timeoutMs=10000)
+                self.assertEqual((status, r["status"], [t["passed"] for t in r["testResults"]]),
+                                 (200, "ok", [True]), r)
+            for program in programs:
+                self.assertIn(f"prepared sandbox unusable (process {program} is in state T)", svc.logs())
             deadline = time.time() + 10  # retired after the answer, with its whole pid namespace
-            while not gone(program) and time.time() < deadline:
+            while not all(gone(p) for p in programs) and time.time() < deadline:
                 time.sleep(0.05)
-            self.assertTrue(gone(program), f"the stopped program {program} outlived its sandbox")
+            for program in programs:
+                self.assertTrue(gone(program), f"the stopped program {program} outlived its sandbox")
         finally:
             svc.stop()
 

@@ -130,7 +130,7 @@ def cgroup_pids(dirs):
     return cgroups.pids_in(dirs)
 
 
-PREPARED_PER_WORKER = 2  # --images split: one lean, one full
+PREPARED_PER_WORKER = 3  # --images split: lean, full, and full with pytest's pages
 
 
 def describe(pids):
@@ -152,8 +152,9 @@ def leftovers(svc):
     """What outlived its run, as a list of descriptions (empty: nothing).
 
     pyexecd keeps a prepared sandbox per worker and warm image (lean and
-    full: at most PREPARED_PER_WORKER) for the next request, set up after the
-    worker's last run: they are its newest run cgroups. One counts as
+    full), and one for pytest exercises (at most PREPARED_PER_WORKER), for
+    the next request, set up after the worker's last run of their kind:
+    they are its newest run cgroups once its runs are over. One counts as
     prepared only when its run cgroup holds exactly two processes in one pid
     namespace, its init (pid 1 there) and the program, and the program is
     blocked reading its harness input (fd 3). Anything else below pyexecd
