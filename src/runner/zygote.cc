@@ -30,7 +30,6 @@
 #include "sandbox/seccomp.h"
 
 namespace pyexec::runner {
-
 namespace {
 
 // Zygote private folders: /tmp/pyexec-zygote- and mkdtemp's 6 characters.
@@ -246,7 +245,7 @@ int zygoteProcessMain() {
     if (state.image == protocol::Image::kLean) ::prctl(PR_SET_NAME, "pyexec-zyg-lean", 0, 0, 0);
     Status s = initEmbeddedPython(warmImage(state.image), state.privateFolder);
     state.privateFolder.clear();
-    state.privateFolder.shrink_to_fit();  // the folder is gone; matplotlib still names it as its config dir
+    state.privateFolder.shrink_to_fit();  // the folder is gone (matplotlib's style path still names it)
     char ready = s ? 1 : 0;
     if (::write(kZygoteSocketFd, &ready, 1) != 1 || !s) return 1;
     std::vector<Child> children;
@@ -350,7 +349,6 @@ Zygote::~Zygote() {
     for (int i = 0; i < 200 && ::waitpid(pid_, nullptr, WNOHANG) == 0; ++i) ::usleep(1000);
     removePrivateFolder();
 }
-
 
 int removeLeftZygoteFolders(int idleSeconds) {
     int removed = 0;
