@@ -59,6 +59,11 @@ done
 for t in tests/security/test_attacks.py tests/security/test_isolation.py tests/security/test_crossrun.py; do
   suite "$t (full image)" env PYEXEC_TEST_IMAGES=full "$PYTHON" "$t"
 done
+# And with a pytest test in every attack request: those of the standard
+# library then fork the pytest image.
+for t in tests/security/test_attacks.py tests/security/test_isolation.py tests/security/test_crossrun.py; do
+  suite "$t (pytest image)" env PYEXEC_TEST_AS_PYTEST=1 "$PYTHON" "$t"
+done
 # cgroup v2 for real: the suites above in a guest kernel with cgroup v1
 # off (tests/cgroup_v2/run.sh says what runs there and why).
 suite "cgroup-v2" tests/cgroup_v2/run.sh

@@ -99,21 +99,35 @@ const std::set<std::string, std::less<>> kStdlib = stdlibSet();
 
 bool isStdlibModule(std::string_view root) { return kStdlib.count(root) > 0; }
 
+namespace {
+
+// Whether everything `code` imports by statement is light: the standard
+// library, and with `pytest` pytest itself and the program's module.
+bool importsOnlyLight(std::string_view code, bool pytest) {
+    bool dynamic = false;
+    std::vector<std::string> roots = importedRoots(code, &dynamic);
+    if (dynamic) return false;
+    return std::all_of(roots.begin(), roots.end(), [pytest](const std::string& r) {
+        if (pytest && (r == "pytest" || r == "_pytest" || r == "main")) return true;
+        return r != "importlib" && isStdlibModule(r);
+    });
+}
+
+}  // namespace
+
 Image imageFor(const RunRequest& request) {
-    // pytest runs in the full image (it is warm there); a Python file may
-    // import anything.
-    for (const TestSpec& t : request.tests) {
-        if (t.type == TestType::kPytest) return Image::kFull;
-    }
+    // A Python file may import anything.
     for (const WorkspaceFile& f : request.files) {
         if (f.path.size() >= 3 && f.path.compare(f.path.size() - 3, 3, ".py") == 0) return Image::kFull;
     }
-    bool dynamic = false;
-    std::vector<std::string> roots = importedRoots(request.code, &dynamic);
-    if (dynamic) return Image::kFull;
-    bool light = std::all_of(roots.begin(), roots.end(),
-                             [](const std::string& r) { return r != "importlib" && isStdlibModule(r); });
-    return light ? Image::kLean : Image::kFull;
+    bool pytest = false;
+    for (const TestSpec& t : request.tests) {
+        if (t.type != TestType::kPytest) continue;
+        pytest = true;
+        if (!importsOnlyLight(t.module, true)) return Image::kFull;
+    }
+    if (!importsOnlyLight(request.code, pytest)) return Image::kFull;
+    return pytest ? Image::kPytest : Image::kLean;
 }
 
 }  // namespace pyexec::protocol

@@ -278,8 +278,21 @@ Runner::~Runner() {
 }
 
 int Runner::slotFor(const RunSpec& spec) const {
-    if (spec.image == protocol::Image::kLean) return zygotes_[0] != nullptr ? 0 : 1;
-    return spec.pytest && zygotes_[1] != nullptr ? kPytestSlot : 1;
+    switch (spec.image) {
+    case protocol::Image::kLean: return zygotes_[0] != nullptr ? 0 : 1;
+    case protocol::Image::kPytest: return zygotes_[2] != nullptr || zygotes_[1] != nullptr ? kPytestSlot : 1;
+    case protocol::Image::kFull: break;
+    }
+    // A full pytest exercise takes the pytest slot only while what it holds
+    // (or would set up now) is a fork of the full image.
+    if (!spec.pytest || zygotes_[1] == nullptr) return 1;
+    if (next_[kPytestSlot]) return next_[kPytestSlot]->image == protocol::Image::kFull ? kPytestSlot : 1;
+    return zygoteFor(kPytestSlot) == zygotes_[1] ? kPytestSlot : 1;
+}
+
+Zygote* Runner::zygoteFor(int slot) const {
+    Zygote* own = zygotes_[slot];
+    return own != nullptr && own->ready() ? own : zygotes_[1];
 }
 
 // Cgroup, pipes and the clone; the init then sets itself up while we go on.
@@ -301,10 +314,11 @@ Result<std::unique_ptr<LiveSandbox>> Runner::setUp(int slot) {
     RunIo& r = sb->io;
     sandbox::ChildIo childIo{r.stdinChild.get(), r.outChild.get(), r.errChild.get(), r.inputChild.get(),
                              r.resultChild.get()};
-    int image = slot == kPytestSlot ? 1 : slot;
-    Zygote* zygote = zygotes_[image] != nullptr && zygotes_[image]->ready() ? zygotes_[image] : zygotes_[1];
+    Zygote* zygote = zygoteFor(slot);
     sb->warm = zygote != nullptr && zygote->ready();
-    sb->image = zygote == zygotes_[0] && zygote != nullptr ? protocol::Image::kLean : protocol::Image::kFull;
+    sb->image = !sb->warm || zygote == zygotes_[1] ? protocol::Image::kFull
+                : zygote == zygotes_[0]            ? protocol::Image::kLean
+                                                   : protocol::Image::kPytest;
     if (sb->warm) {
         // A small idle init builds the sandbox; once it is complete, the
         // zygote forks the program into it.
@@ -319,7 +333,7 @@ Result<std::unique_ptr<LiveSandbox>> Runner::setUp(int slot) {
             return s.error();
         }
         double t1 = clock::monotonicMs();
-        sb->pytestAhead = slot == kPytestSlot && zygote == zygotes_[1];
+        sb->pytestAhead = slot == kPytestSlot && zygote != zygotes_[0];  // the full or pytest image
         auto program = zygote->spawnProgram(sb->launched.pidfd.get(), sb->cgroup->joinFds(), childIo,
                                              sb->launched.reportWrite.get(), limits_.cpuSeconds, sb->pytestAhead);
         sb->launched.reportWrite.reset();
@@ -416,8 +430,9 @@ Result<protocol::RunOutcome> Runner::run(const RunSpec& spec) {
     std::unique_ptr<LiveSandbox> sb = std::move(next_[slot]);
     // A lean program, or a pytest exercise, runs in a prepared full sandbox
     // rather than wait for its own to be set up (which happens after the
-    // answer). Not the other way round: a full run never takes the pytest
-    // one (it would carry pytest's pages).
+    // answer). Not the other way round: a full run never takes a lean or
+    // pytest one, nor a full one with pytest's pages unless it has pytest
+    // tests (it would carry those pages).
     if (!sb && slot != 1) sb = std::move(next_[1]);
     Status ready = okStatus();
     std::vector<pid_t> pids;  // read once: the request path
@@ -550,9 +565,9 @@ void Runner::idle() {
 // ready (a broken zygote prepares nothing: runs set up cold on request).
 bool Runner::wantsPrepare(int slot) {
     if (next_[slot]) return false;
-    if (zygotes_[0] == nullptr && zygotes_[1] == nullptr) return slot == 1;
-    int image = slot == kPytestSlot ? 1 : slot;
-    return zygotes_[image] != nullptr && zygotes_[image]->ready();
+    if (zygotes_[0] == nullptr && zygotes_[1] == nullptr && zygotes_[2] == nullptr) return slot == 1;
+    Zygote* zygote = slot == kPytestSlot ? zygoteFor(slot) : zygotes_[slot];
+    return zygote != nullptr && zygote->ready();
 }
 
 bool Runner::wantsPrepare() { return wantsPrepare(0) || wantsPrepare(1) || wantsPrepare(kPytestSlot); }

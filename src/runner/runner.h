@@ -45,11 +45,12 @@ struct RunSpec {
     // kernel has torn the program down. Empty: wait for the kernel.
     std::function<std::optional<int>(std::string_view records)> exitCodeFromRecords;
     // Warm: the interpreter the program needs (protocol::imageFor). A lean
-    // program may run in the full image (when the lean one is not ready);
-    // a full one never runs lean.
+    // or pytest program may run in the full image (when its own is not
+    // ready); a full one never runs in another.
     protocol::Image image = protocol::Image::kFull;
-    // It has pytest tests: a full run takes the sandbox kept for them when
-    // one is prepared (pytest's working set written ahead).
+    // It has pytest tests: a pytest run takes the sandbox kept for them, and
+    // a full one too while that sandbox is of the full image (pytest's
+    // working set written ahead).
     bool pytest = false;
 };
 
@@ -93,8 +94,8 @@ public:
     // "pipes", "clone", "init" (died or took too long) or "zygote".
     const char* lastFailedStep() const { return failedStep_; }
     // Warm mode: runs of `image` fork this zygote's interpreter once it is
-    // ready. Without a lean zygote every run is full; without a full one,
-    // every run is cold.
+    // ready. Without a lean or pytest zygote their runs are full; without a
+    // full one, every run is cold.
     void attachZygote(protocol::Image image, Zygote* zygote) { zygotes_[slot(image)] = zygote; }
     bool lastRunWarm() const { return lastWarm_; }
     protocol::Image lastRunImage() const { return lastImage_; }
@@ -102,14 +103,19 @@ public:
     bool lastRunPytestAhead() const { return lastPytestAhead_; }
 
 private:
-    // A prepared sandbox per image: next_[slot(image)]; and a full one with
-    // pytest's working set written ahead, for pytest exercises alone
-    // (kPytestSlot): every other run would carry its pages, charged to its
-    // memory, and pay for writing them.
-    static int slot(protocol::Image image) { return image == protocol::Image::kLean ? 0 : 1; }
+    // A prepared sandbox per image, next_[slot(image)], and the zygote of
+    // each, zygotes_[slot(image)]. The pytest one (kPytestSlot) has pytest's
+    // working set written ahead, for pytest exercises alone: every other
+    // run would carry its pages, charged to its memory, and pay for writing
+    // them. Until the pytest zygote is ready it is a fork of the full one.
+    static int slot(protocol::Image image) {
+        return image == protocol::Image::kLean ? 0 : image == protocol::Image::kPytest ? kPytestSlot : 1;
+    }
     static constexpr int kPytestSlot = 2;
     // Where a request is served: lean only with a lean zygote.
     int slotFor(const RunSpec& spec) const;
+    // The zygote a slot's sandbox forks: its own when ready, else the full one.
+    Zygote* zygoteFor(int slot) const;
     bool wantsPrepare(int slot);
     Result<std::unique_ptr<LiveSandbox>> setUp(int slot);
     Status waitReady(LiveSandbox& sandbox);
@@ -123,7 +129,7 @@ private:
     RunnerLimits limits_;
     unsigned long runCounter_ = 0;
     SetupTiming timing_;
-    Zygote* zygotes_[2] = {nullptr, nullptr};  // lean, full
+    Zygote* zygotes_[3] = {nullptr, nullptr, nullptr};  // lean, full, pytest
     bool lastWarm_ = false;
     protocol::Image lastImage_ = protocol::Image::kFull;
     bool lastPrepared_ = false;

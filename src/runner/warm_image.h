@@ -2,9 +2,10 @@
 // and how each module is warmed up there. The one place that decides what a
 // warm run pays for; what matplotlib and pytest cost the zygote and save a
 // run was measured for issue 12 (README, Benchmarks). Two images: the full
-// one, and a lean one (the interpreter and what the harness itself imports)
+// one, a lean one (the interpreter and what the harness itself imports)
 // for programs that import only the standard library
-// (protocol/image_choice.h), which forks several times cheaper.
+// (protocol/image_choice.h), which forks several times cheaper, and the lean
+// one with pytest for pytest exercises of the standard library.
 #pragma once
 
 #include <span>
@@ -33,7 +34,7 @@ struct WarmModule {
 };
 
 std::span<const WarmModule> warmImage(protocol::Image image);
-// "lean" or "full", for logs and /health.
+// "lean", "full" or "pytest", for logs.
 const char* imageName(protocol::Image image);
 
 }  // namespace pyexec::runner

@@ -206,7 +206,7 @@ bool receiveConfig(int sock, ZygoteState* z) {
     std::vector<sock_filter> filter(w.filterLength);
     ssize_t want = static_cast<ssize_t>(filter.size() * sizeof(sock_filter));
     if (::recv(sock, filter.data(), static_cast<size_t>(want), 0) != want) return false;
-    if (w.image > static_cast<uint32_t>(protocol::Image::kFull)) return false;
+    if (w.image > static_cast<uint32_t>(protocol::Image::kPytest)) return false;
     z->image = static_cast<protocol::Image>(w.image);
     z->seccomp = sandbox::SeccompProgram::fromFilter(std::move(filter), "python.json");
     sandbox::SandboxConfig& c = z->config;
@@ -241,8 +241,9 @@ int zygoteProcessMain() {
     setSandboxEnvironment();  // what os.environ will hold in every run
     // Nothing may be imported (as root) from wherever pyexecd was started.
     if (::chdir("/") != 0) return 1;
-    // The lean one shows as such in ps.
+    // The lean and pytest ones show as such in ps.
     if (state.image == protocol::Image::kLean) ::prctl(PR_SET_NAME, "pyexec-zyg-lean", 0, 0, 0);
+    if (state.image == protocol::Image::kPytest) ::prctl(PR_SET_NAME, "pyexec-zyg-pyt", 0, 0, 0);
     Status s = initEmbeddedPython(warmImage(state.image), state.privateFolder);
     state.privateFolder.clear();
     state.privateFolder.shrink_to_fit();  // the folder is gone (matplotlib's style path still names it)

@@ -162,9 +162,14 @@ Result<protocol::RunOutcome> Engine::run(const protocol::RunRequest& request, pr
     restartBrokenZygote();
     protocol::RecordStream local(request);
     if (records == nullptr) records = &local;
+    protocol::Image image = settings_.images == "split" ? protocol::imageFor(request) : protocol::Image::kFull;
+    // This run forks the full image; the next ones, the pytest image.
+    WarmImage& pytest = warm_[2];
+    if (image == protocol::Image::kPytest && settings_.mode == "warm" && !pytest.zygote && pytest.startedMs == 0) {
+        startZygote(pytest);
+    }
     runner::RunSpec spec{protocol::buildHarnessInput(request), request.stdinData, request.timeoutMs,
-                         [records](std::string_view ndjson) { return records->exitCode(ndjson); },
-                         settings_.images == "split" ? protocol::imageFor(request) : protocol::Image::kFull,
+                         [records](std::string_view ndjson) { return records->exitCode(ndjson); }, image,
                          std::any_of(request.tests.begin(), request.tests.end(), [](const protocol::TestSpec& t) {
                              return t.type == protocol::TestType::kPytest;
                          })};
@@ -184,6 +189,9 @@ const char* Engine::lastSandbox() const {
     if (runner_->lastRunWarm()) {
         if (runner_->lastRunImage() == protocol::Image::kLean) {
             return runner_->lastRunPrepared() ? "warm lean, prepared" : "warm lean, set up on request";
+        }
+        if (runner_->lastRunImage() == protocol::Image::kPytest) {
+            return runner_->lastRunPrepared() ? "warm pytest, prepared" : "warm pytest, set up on request";
         }
         if (runner_->lastRunPytestAhead()) {
             return runner_->lastRunPrepared() ? "warm full with pytest's pages, prepared"

@@ -90,13 +90,17 @@ private:
     sandbox::SandboxConfig config_;
     std::unique_ptr<runner::Runner> runner_;
     UniqueFd sharedNetns_;
-    // Warm mode: the full image's zygote, and with --images split the lean one.
+    // Warm mode: the full image's zygote; with --images split the lean one,
+    // and the pytest one from the worker's first pytest exercise of the
+    // standard library on (most services never need it).
     struct WarmImage {
         protocol::Image image;
         std::unique_ptr<runner::Zygote> zygote;
         double startedMs = 0;
     };
-    WarmImage warm_[2] = {{protocol::Image::kLean, nullptr, 0}, {protocol::Image::kFull, nullptr, 0}};
+    WarmImage warm_[3] = {{protocol::Image::kLean, nullptr, 0},
+                          {protocol::Image::kFull, nullptr, 0},
+                          {protocol::Image::kPytest, nullptr, 0}};
     WarmImage& full() { return warm_[1]; }
     UniqueFd selfCopy_;  // warm mode: pyexecd's executable, which zygotes are executed from
     int warmCloseFd_ = -1;

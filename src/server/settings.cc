@@ -90,7 +90,8 @@ const std::map<std::string, Option> kOptions = {
         {"mode", {"warm|cold  warm: runs fork a per-worker interpreter that has numpy and pandas\n"
                   "      imported (default); cold: every run starts /usr/bin/python3", text(&Settings::mode)}},
         {"images", {"split|full  warm mode: programs that import only the standard library fork a\n"
-                    "      lean interpreter, the rest the full one (default split); full: every run\n"
+                    "      lean interpreter, pytest exercises of the standard library the lean one\n"
+                    "      with pytest, the rest the full one (default split); full: every run\n"
                     "      forks the full one", text(&Settings::images)}},
         {"netns", {"per-worker|per-run|shared  one empty network namespace per worker, whose runs never\n"
                    "      overlap (default); a new one per run; or one for all runs (refused unless the\n"

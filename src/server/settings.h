@@ -50,7 +50,8 @@ struct Settings {
     std::string cgroupBackend;   // "", "v1", "v2" (tests)
     std::string mode = "warm";        // "warm" (fork a pre-initialised interpreter) or "cold"
     // Warm mode: "split" (a lean interpreter for programs that import only
-    // the standard library, the full one otherwise) or "full" (every run
+    // the standard library, the lean one with pytest for such pytest
+    // exercises, the full one otherwise) or "full" (every run
     // forks the full one). protocol/image_choice.h decides per request.
     std::string images = "split";
     std::string netns = "per-worker";  // "per-worker", "per-run" or "shared" (engine.cc)

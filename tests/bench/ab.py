@@ -53,8 +53,7 @@ def main():
             services[label] = Service(workers=workers, mode="warm", binary=binary, extra_args=args)
         for name, code in WORKLOADS.items():
             for svc in services.values():
-                for _ in range(3):
-                    bench.post(svc.port, code)
+                bench.warm_up(svc.port, code, workers)
             for k in range(rounds):
                 for conns in (1, 8):
                     # Every cell starts on a quiet machine (a service goes on

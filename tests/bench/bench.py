@@ -218,6 +218,18 @@ def post(port, code):
         return json.loads(r.read())
 
 
+def warm_up(port, code, workers):
+    """Requests before a workload's cells: the page cache, the zygotes and
+    the prepared sandboxes, in every worker (a burst of 2 x workers at once
+    reaches each; a worker starts its pytest zygote at its first pytest
+    exercise of the standard library)."""
+    import concurrent.futures
+    post(port, code)
+    with concurrent.futures.ThreadPoolExecutor(2 * workers) as pool:
+        list(pool.map(lambda _: post(port, code), range(2 * workers)))
+    post(port, code)
+
+
 def wrk(port, code, conns):
     script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
     script.write(LUA.replace("BODY", json.dumps(body_of(code))))
@@ -324,8 +336,7 @@ def main():
         rss_lean = zygote_rss_mib(services["warm"], "pyexec-zyg-lean")
         for name, code in WORKLOADS.items():
             for t in targets_of(name):  # page cache, zygotes, prepared sandboxes
-                for _ in range(2):
-                    post(services[t].port, code)
+                warm_up(services[t].port, code, workers)
             for conns in (1, 8):
                 for t in targets_of(name):  # interleaved: all of them see the same machine
                     cpu0 = service_cpu_s(roots_of(services[t]))

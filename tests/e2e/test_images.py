@@ -1,8 +1,10 @@
-"""Warm mode's two images (--images split, the default): a program that
-imports only the standard library forks a lean interpreter, anything else
-the full one (numpy, pandas, matplotlib, pytest). Judged from outside: what
-the program finds imported, how pyexecd's log says it was served, the
-zygote processes, and answers that stay right whichever image ran them."""
+"""Warm mode's images (--images split, the default): a program that
+imports only the standard library forks a lean interpreter, a pytest
+exercise that imports only the standard library and pytest the lean one with
+pytest (started by the worker's first such exercise), anything else the full
+one (numpy, pandas, matplotlib, pytest). Judged from outside: what the
+program finds imported, how pyexecd's log says it was served, the zygote
+processes, and answers that stay right whichever image ran them."""
 import os
 import signal
 import subprocess
@@ -15,6 +17,7 @@ import procfs  # noqa: E402
 from service import Service  # noqa: E402
 
 svc = None
+AT_START = {}  # comm: pid of the worker's zygotes once the service is up
 LEAN = '"sandbox":"warm lean, prepared"'
 FULL = '"sandbox":"warm full, prepared"'
 PROBE = "import sys\nprint('numpy' in sys.modules, 'pandas' in sys.modules)\n"
@@ -23,6 +26,7 @@ PROBE = "import sys\nprint('numpy' in sys.modules, 'pandas' in sys.modules)\n"
 def setUpModule():
     global svc
     svc = Service(workers=1, mode="warm")
+    AT_START.update(zygotes(svc.worker_pids()[0]))
 
 
 def tearDownModule():
@@ -55,10 +59,54 @@ def private_dirty_kib(pid):
     return 0
 
 
+EXERCISE = dict(tests=[{"type": "pytest", "code": "from main import add\n\ndef test_a():\n"
+                                                  "    assert add(1, 2) == 3\n"}], timeoutMs=10000)
+ADD = "def add(a, b):\n    return a + b\n"
+
+
+def pytest_image_ready():
+    """Serves pytest exercises until one is served by a prepared sandbox of
+    the pytest image (the worker starts that zygote at its first one)."""
+    deadline = time.time() + 60
+    seen = []
+    while time.time() < deadline:
+        r, how = served(ADD, **EXERCISE)
+        assert [t["outcome"] for t in r["testResults"]] == ["passed"], r
+        seen.append(how)
+        if how == "warm pytest, prepared":
+            return seen
+        time.sleep(0.3)
+    raise AssertionError("no pytest exercise was served by the pytest image: %r" % seen)
+
+
 class Images(unittest.TestCase):
     def test_a_worker_has_a_lean_and_a_full_zygote(self):
-        self.assertEqual(sorted(zygotes(svc.worker_pids()[0])), ["pyexec-zyg-lean", "pyexec-zygote"])
+        self.assertEqual(sorted(AT_START), ["pyexec-zyg-lean", "pyexec-zygote"])
         self.assertEqual(svc.health()["sandbox"]["mode"], "warm")
+
+    def test_a_pytest_exercise_of_the_standard_library_forks_the_pytest_image(self):
+        # The worker's first one starts the pytest zygote (and is served by
+        # the full image meanwhile); once it is ready, such exercises fork
+        # it: pytest is there, numpy and pandas are not. One whose test
+        # module imports numpy forks the full image.
+        seen = pytest_image_ready()
+        self.assertTrue(all(h in ("warm full with pytest's pages, prepared", "warm pytest, prepared") for h in seen),
+                        seen)
+        worker = svc.worker_pids()[0]
+        self.assertEqual(sorted(zygotes(worker)), ["pyexec-zyg-lean", "pyexec-zyg-pyt", "pyexec-zygote"])
+        self.assertEqual(zygotes(worker)["pyexec-zygote"], AT_START["pyexec-zygote"])
+        module = ("import sys\nfrom main import add\n\ndef test_modules():\n"
+                  "    assert add(1, 2) == 3\n"
+                  "    print(sorted(m for m in ('numpy', 'pandas', 'pytest') if m in sys.modules))\n"
+                  "    assert 'numpy' not in sys.modules and 'pytest' in sys.modules\n")
+        served("print(1)")
+        r, how = served(ADD, tests=[{"type": "pytest", "code": module}], timeoutMs=10000)
+        self.assertEqual(([t["outcome"] for t in r["testResults"]], how), (["passed"], "warm pytest, prepared"), r)
+        served("print(1)")
+        heavy = module.replace("import sys\n", "import sys\nimport numpy\n").replace("'numpy' not in", "'numpy' in")
+        r, how = served(ADD, tests=[{"type": "pytest", "code": heavy}], timeoutMs=10000)
+        self.assertEqual([t["outcome"] for t in r["testResults"]], ["passed"], r)
+        self.assertTrue(how.startswith("warm full"), how)
 
     def test_a_standard_library_program_forks_the_lean_image(self):
         served("print(1)")  # the worker prepares one sandbox per image after this
@@ -75,35 +123,33 @@ class Images(unittest.TestCase):
             self.assertEqual(how, "warm full, prepared", code)
 
     def test_a_pytest_exercise_has_a_sandbox_of_its_own(self):
-        # The full image's third prepared sandbox has pytest's pages written
-        # ahead: pytest exercises take it, other full runs never do (they
-        # would carry those pages in their memory).
-        exercise = dict(tests=[{"type": "pytest", "code": "from main import add\n\ndef test_a():\n"
-                                                          "    assert add(1, 2) == 3\n"}], timeoutMs=10000)
+        # The third prepared sandbox (of the pytest image once it is ready)
+        # has pytest's pages written ahead: pytest exercises take it, other
+        # runs never do (they would carry those pages in their memory).
+        pytest_image_ready()
         for _ in range(2):
             served("print(1)")
-            r, how = served("def add(a, b):\n    return a + b\n", **exercise)
+            r, how = served(ADD, **EXERCISE)
             self.assertEqual([t["outcome"] for t in r["testResults"]], ["passed"], r)
-            self.assertEqual(how, "warm full with pytest's pages, prepared")
+            self.assertEqual(how, "warm pytest, prepared")
             r, how = served("import numpy as np\n" + PROBE)
             self.assertEqual((r["stdout"], how), ("True True\n", "warm full, prepared"), r)
         # Its program wrote them before any request: waiting for its input,
-        # it holds MiBs more of its own pages than the other two.
+        # it holds MiBs more of its own pages than the lean one, whose image
+        # is the same but for pytest.
         worker = svc.worker_pids()[0]
-        dirty = []
+        dirty = {}
         deadline = time.time() + 10
         while len(dirty) < 3 and time.time() < deadline:
             out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(worker)], capture_output=True, text=True)
             programs = [procfs.prepared_program(p) for p in map(int, out.stdout.split()) if procfs.is_sandbox_init(p)]
-            dirty = sorted(private_dirty_kib(p) for p in programs if p)
+            dirty = {procfs.comm(int(procfs.status_field(p, "PPid")[0])): private_dirty_kib(p) for p in programs if p}
             time.sleep(0.1)
-        self.assertEqual(len(dirty), 3, "lean, full and pytest sandboxes prepared")
-        self.assertGreater(dirty[2], dirty[1] + 2048, dirty)  # 4.5 MiB more here
+        self.assertEqual(sorted(dirty), ["pyexec-zyg-lean", "pyexec-zyg-pyt", "pyexec-zygote"], dirty)
+        self.assertGreater(dirty["pyexec-zyg-pyt"], dirty["pyexec-zyg-lean"] + 2048, dirty)  # about 5 MiB more
 
     def test_exercises_fork_the_full_image(self):
-        r, how = served("def add(a, b):\n    return a + b\n",
-                        tests=[{"type": "pytest", "code": "from main import add\n\ndef test_a():\n"
-                                                          "    assert add(1, 2) == 3\n"}])
+        r, how = served("import pandas\ndef add(a, b):\n    return a + b\n", **EXERCISE)
         self.assertEqual([t["outcome"] for t in r["testResults"]], ["passed"], r)
         self.assertTrue(how.startswith("warm full"), how)
         r, how = served("import helper\nprint(helper.x)", files={"helper.py": "x = 7\n"})
@@ -169,8 +215,8 @@ class Images(unittest.TestCase):
             if not pandas_set:
                 self.assertEqual(pandas_pages, 0, r)
 
-    def test_a_pytest_module_runs_in_the_full_zygotes_ready_session(self):
-        # The full zygote makes a pytest session ready up to its first module
+    def test_a_pytest_module_runs_in_the_zygotes_ready_session(self):
+        # The full and pytest zygotes make a pytest session ready up to its first module
         # (src/runner/pytest_warm.py); a run's first module runs in it, a
         # second one in a whole pytest.main, and a working folder with a
         # configuration file in a whole session too. The program itself
@@ -182,32 +228,37 @@ class Images(unittest.TestCase):
                  "def test_reports(pytestconfig):\n"  # the ready session's plugin hands them on
                  "    plugin = pytestconfig.pluginmanager.get_plugin('pyexec-reports')\n"
                  "    assert type(getattr(plugin, 'target', None)).__name__ == 'NoneType'\n")
-        program = "import sys\nprint('_pyexec_pytest_ready' in sys.modules)\n"
-        served("print(1)")
-        r, how = served(program, tests=[{"type": "pytest", "code": where}, {"type": "pytest", "code": where}])
-        self.assertTrue(how.startswith("warm full"), how)
-        self.assertEqual(r["stdout"], "False\n")
-        first, reports, second, second_reports = [t for t in r["testResults"] if t["type"] == "pytest"]
-        self.assertEqual(first["outcome"], "failed", first)  # 'ready' was on its stack
-        self.assertIn("'ready'", first["message"])
-        self.assertEqual(reports["outcome"], "failed", reports)
-        self.assertIn("_PyexecPytestReports", reports["message"])  # its target: the run's plugin
-        self.assertEqual((second["outcome"], second_reports["outcome"]), ("passed", "passed"), r["testResults"])
-        r, how = served(program, tests=[{"type": "pytest", "code": where}], files={"pytest.ini": "[pytest]\n"})
-        self.assertTrue(how.startswith("warm full"), how)
-        self.assertEqual([t["outcome"] for t in r["testResults"]], ["passed", "passed"], r["testResults"])
+        pytest_image_ready()
+        for prefix, image in (("", "warm pytest, prepared"), ("import numpy\n", "warm full")):
+            program = prefix + "import sys\nprint('_pyexec_pytest_ready' in sys.modules)\n"
+            served("print(1)")
+            r, how = served(program, tests=[{"type": "pytest", "code": where}, {"type": "pytest", "code": where}])
+            self.assertTrue(how.startswith(image), how)
+            self.assertEqual(r["stdout"], "False\n")
+            first, reports, second, second_reports = [t for t in r["testResults"] if t["type"] == "pytest"]
+            self.assertEqual(first["outcome"], "failed", first)  # 'ready' was on its stack
+            self.assertIn("'ready'", first["message"])
+            self.assertEqual(reports["outcome"], "failed", reports)
+            self.assertIn("_PyexecPytestReports", reports["message"])  # its target: the run's plugin
+            self.assertEqual((second["outcome"], second_reports["outcome"]), ("passed", "passed"), r["testResults"])
+            served("print(1)")
+            r, how = served(program, tests=[{"type": "pytest", "code": where}], files={"pytest.ini": "[pytest]\n"})
+            self.assertTrue(how.startswith(image), how)
+            self.assertEqual([t["outcome"] for t in r["testResults"]], ["passed", "passed"], r["testResults"])
 
     def test_a_pytest_run_writes_the_pytest_working_set_ahead(self):
-        # The full zygote learns what a run's ready pytest session writes
+        # The full and pytest zygotes learn what a run's ready pytest session writes
         # (its probe runs the harness on a small pytest exercise, as a run
         # does; a probe whose harness did not finish learns nothing) and a
         # run with pytest tests writes it ahead before pytest starts.
         module = ("import sys\n\ndef test_written_ahead():\n"
                   "    assert sys.modules['_pyexec_warm'].populated('pytest') > 50\n")
-        served("print(1)")
-        r, how = served("x = 1\n", tests=[{"type": "pytest", "code": module}])
-        self.assertTrue(how.startswith("warm full"), how)
-        self.assertEqual([t["outcome"] for t in r["testResults"]], ["passed"], r["testResults"])
+        pytest_image_ready()
+        for program, image in (("x = 1\n", "warm pytest"), ("import numpy\nx = 1\n", "warm full")):
+            served("print(1)")
+            r, how = served(program, tests=[{"type": "pytest", "code": module}])
+            self.assertTrue(how.startswith(image), how)
+            self.assertEqual([t["outcome"] for t in r["testResults"]], ["passed"], r["testResults"])
 
     def test_without_its_lean_zygote_a_lean_program_forks_the_full_one(self):
         worker = svc.worker_pids()[0]
@@ -236,6 +287,30 @@ class Images(unittest.TestCase):
             time.sleep(0.3)
         self.assertIn("warm lean, prepared", seen)
         self.assertEqual(r["stdout"], "back\n")
+
+    def test_without_its_pytest_zygote_a_pytest_exercise_forks_the_full_one(self):
+        pytest_image_ready()
+        worker = svc.worker_pids()[0]
+        pyt = zygotes(worker)["pyexec-zyg-pyt"]
+        os.kill(pyt, signal.SIGKILL)
+        deadline = time.time() + 10
+        while procfs.stat_fields(pyt) and procfs.stat_fields(pyt)[3] not in "ZX" and time.time() < deadline:
+            time.sleep(0.02)
+        seen = set()
+        for _ in range(3):  # the prepared pytest sandbox's program outlived its zygote; then the full one serves
+            r, how = served(ADD, **EXERCISE)
+            self.assertEqual([t["outcome"] for t in r["testResults"]], ["passed"], r)
+            seen.add(how)
+        self.assertTrue(seen & {"warm full with pytest's pages, prepared", "warm full, prepared"}, seen)
+        time.sleep(5.2)  # a broken zygote is replaced after 5 s, on the next request
+        svc.run("pass")
+        deadline = time.time() + 60
+        while "pyexec-zyg-pyt" not in zygotes(worker) and time.time() < deadline:
+            time.sleep(0.2)
+        self.assertIn("pyexec-zyg-pyt", zygotes(worker))
+        self.assertNotEqual(zygotes(worker)["pyexec-zyg-pyt"], pyt)
+        self.assertIn("restarting the warm pytest zygote", svc.logs_matching("restarting the warm pytest zygote"))
+        pytest_image_ready()
 
 
 class FullOnly(unittest.TestCase):

@@ -49,12 +49,26 @@ def reported(testcase, result):
     return json.loads(lines[-1][len(MARK):])
 
 
+# PYEXEC_TEST_AS_PYTEST=1 (run_all.sh): every attack request also carries a
+# pytest test, so that warm, attacks of the standard library fork the pytest
+# image (each worker starts it at its first one) and then run pytest.
+AS_PYTEST = bool(os.environ.get("PYEXEC_TEST_AS_PYTEST"))
+AFTER_THE_ATTACK = {"type": "pytest", "code": "def test_after_the_attack():\n    pass\n"}
+
+
+def as_pytest(fields):
+    """fields with the pytest test added under PYEXEC_TEST_AS_PYTEST."""
+    if AS_PYTEST and "tests" not in fields:
+        return dict(fields, tests=[AFTER_THE_ATTACK])
+    return fields
+
+
 def attack(testcase, svc, code, timeout_ms=5000, expect_status="ok", **fields):
     """Runs PRELUDE + code and returns (response, reported JSON). Unless the
     run is expected to time out, timeout_ms is a budget (budget_ms)."""
     if expect_status != "timeout":
         timeout_ms = budget_ms(timeout_ms)
-    status, r = svc.run(PRELUDE + code, timeoutMs=timeout_ms, **fields)
+    status, r = svc.run(PRELUDE + code, timeoutMs=timeout_ms, **as_pytest(fields))
     testcase.assertEqual(status, 200, r)
     if expect_status is not None:
         testcase.assertEqual(r["status"], expect_status,
@@ -130,7 +144,7 @@ def cgroup_pids(dirs):
     return cgroups.pids_in(dirs)
 
 
-PREPARED_PER_WORKER = 3  # --images split: lean, full, and full with pytest's pages
+PREPARED_PER_WORKER = 3  # --images split: lean, full, and one for pytest exercises (pytest image or full)
 
 
 def describe(pids):

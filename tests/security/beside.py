@@ -149,7 +149,7 @@ INNOCENT_FULL = "import numpy  # noqa: F401\n" + INNOCENT
 def _post(svc, code, timeout_ms):
     """(HTTP status, answer), or (None, why) when no answer came in time."""
     try:
-        status, _, data = svc.request("POST", "/run", {"code": code, "timeoutMs": timeout_ms},
+        status, _, data = svc.request("POST", "/run", attack.as_pytest({"code": code, "timeoutMs": timeout_ms}),
                                       timeout=timeout_ms / 1000 + HTTP_SLACK_S)
         return status, json.loads(data) if data else None
     except (OSError, ValueError) as e:

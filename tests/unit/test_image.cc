@@ -1,5 +1,6 @@
 // Unit tests of src/protocol/image_choice.cc: which interpreter image a
-// request gets (lean: nothing heavy imported; full otherwise).
+// request gets (lean: nothing heavy imported; pytest: the same, with pytest
+// tests; full otherwise).
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -66,18 +67,44 @@ TEST(Image, LeanOnlyForTheStandardLibrary) {
     CHECK(Image::kFull == imageOf("s = 'import pandas'"));  // a string counts: only more conservative
 }
 
-TEST(Image, PytestTestsAndPythonFilesAreFull) {
+TEST(Image, PythonFilesAreFull) {
     RunRequest r;
     r.code = "def add(a, b):\n    return a + b\n";
     r.files = {{"data.csv", "a,b\n1,2\n"}, {"notes/readme.txt", "x"}};
     CHECK(Image::kLean == imageFor(r));  // data files alone: what the code imports decides
     r.files.push_back({"helper.py", "import pandas\n"});
     CHECK(Image::kFull == imageFor(r));
-    r.files.pop_back();
+}
+
+TEST(Image, PytestExercisesOfTheStandardLibraryArePytest) {
+    RunRequest r;
+    r.code = "import math\ndef add(a, b):\n    return a + b\n";
+    r.files = {{"data.csv", "a,b\n1,2\n"}};
     TestSpec t;
     t.type = TestType::kPytest;
-    t.module = "from main import add\ndef test_a():\n    assert add(1, 2) == 3\n";
+    t.module = "import pytest\nfrom main import add\nfrom _pytest.outcomes import fail\n"
+               "def test_a():\n    assert add(1, 2) == 3\n";
     r.tests.push_back(t);
+    TestSpec out;
+    out.type = TestType::kOutput;
+    r.tests.push_back(out);
+    CHECK(Image::kPytest == imageFor(r));
+    // pytest and main are light only beside a pytest test
+    CHECK(Image::kFull == imageOf("import pytest"));
+    CHECK(Image::kFull == imageOf("import main"));
+    // anything heavy, in the program or in any module, a dynamic import, or
+    // a Python file: full
+    r.tests.push_back(t);
+    r.tests.back().module = "import numpy as np\ndef test_b():\n    assert np.int64(1) == 1\n";
+    CHECK(Image::kFull == imageFor(r));
+    r.tests.back().module = "def test_c():\n    __import__('os')\n";
+    CHECK(Image::kFull == imageFor(r));
+    r.tests.pop_back();
+    CHECK(Image::kPytest == imageFor(r));
+    r.code = "import pandas\n";
+    CHECK(Image::kFull == imageFor(r));
+    r.code = "x = 1\n";
+    r.files.push_back({"helper.py", "x = 2\n"});
     CHECK(Image::kFull == imageFor(r));
 }
 
