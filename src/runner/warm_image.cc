@@ -1,6 +1,9 @@
 // The warm image (warm_image.h): the modules and their warm-ups.
 #include "runner/warm_image.h"
 
+#include <array>
+#include <iterator>
+
 #include "pytest_warm_source.h"
 
 namespace pyexec::runner {
@@ -81,36 +84,44 @@ json.loads(json.dumps({"event": "finished", "exitCode": 0, "value": [1.5, "a", N
 del io, json, sys, traceback, _c, _g, _o
 )PY";
 
+// What the harness imports in every run: the start of every image.
+constexpr WarmModule kHarnessModules[] = {
+    {"json"}, {"_json"}, {"traceback"}, {"linecache"}, {"io"}, {"atexit"}, {"warnings"}, {"binascii"}, {"stat"}, {"signal"},
+};
+
+// An image: the harness's modules, then `extra`, then the base working set
+// (learnt last, on the finished zygote).
+template <class... Extra>
+constexpr auto image(Extra... extra) {
+    std::array<WarmModule, std::size(kHarnessModules) + sizeof...(Extra) + 1> out{};
+    size_t at = 0;
+    for (const WarmModule& m : kHarnessModules) out[at++] = m;
+    ((out[at++] = extra), ...);
+    out[at] = {"io", kBaseWarmUp, "base", true, kHelloProbe};
+    return out;
+}
+
+constexpr WarmModule kPytest = {"pytest", gen::kPytestWarmSource.data(), "pytest", false, kPytestProbe};
+
 // numpy and pandas are imported whole: a warm pandas exercise answers in
 // milliseconds. matplotlib.pyplot and pytest add about 32 MiB to each zygote
 // and to what each warm run's fork copies the page tables of, and save a
 // plot or a pytest exercise most of its CPU (README, Benchmarks).
-constexpr WarmModule kWarmImage[] = {
-    {"json"}, {"_json"}, {"traceback"}, {"linecache"}, {"io"}, {"atexit"}, {"warnings"}, {"binascii"}, {"stat"}, {"signal"},
-    {"numpy", kNumpyWarmUp, "numpy"}, {"pandas", kPandasWarmUp, "pandas"},
-    {"matplotlib.pyplot", kMatplotlibWarmUp, "matplotlib"},
-    {"pytest", gen::kPytestWarmSource.data(), "pytest", false, kPytestProbe},
-    {"io", kBaseWarmUp, "base", true, kHelloProbe},
-};
+constexpr auto kWarmImage = image(WarmModule{"numpy", kNumpyWarmUp, "numpy"},
+                                  WarmModule{"pandas", kPandasWarmUp, "pandas"},
+                                  WarmModule{"matplotlib.pyplot", kMatplotlibWarmUp, "matplotlib"}, kPytest);
 
 // The lean image: what the harness imports in every run, nothing more. A
 // fork of it copies the page tables of a bare interpreter (measured for
 // issue 11: 1.6 ms of CPU per fork against 8.1 ms with numpy and pandas).
-constexpr WarmModule kLeanImage[] = {
-    {"json"}, {"_json"}, {"traceback"}, {"linecache"}, {"io"}, {"atexit"}, {"warnings"}, {"binascii"}, {"stat"}, {"signal"},
-    {"io", kBaseWarmUp, "base", true, kHelloProbe},
-};
+constexpr auto kLeanImage = image();
 
 // The pytest image: the lean one with pytest warmed up and its session made
 // ready, for pytest exercises of the standard library (image_choice.h). A
 // fork of it costs little more than a lean one; a pytest request there used
 // about a fifth less CPU than in the full image, measured side by side
 // (README, Benchmarks). Started by a worker's first such exercise.
-constexpr WarmModule kPytestImage[] = {
-    {"json"}, {"_json"}, {"traceback"}, {"linecache"}, {"io"}, {"atexit"}, {"warnings"}, {"binascii"}, {"stat"}, {"signal"},
-    {"pytest", gen::kPytestWarmSource.data(), "pytest", false, kPytestProbe},
-    {"io", kBaseWarmUp, "base", true, kHelloProbe},
-};
+constexpr auto kPytestImage = image(kPytest);
 
 }  // namespace
 

@@ -79,6 +79,31 @@ def pytest_image_ready():
     raise AssertionError("no pytest exercise was served by the pytest image: %r" % seen)
 
 
+def kill_zygote(worker, name):
+    """SIGKILLs the worker's zygote `name` and waits until it is gone;
+    returns its pid."""
+    pid = zygotes(worker)[name]
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.time() + 10
+    while procfs.stat_fields(pid) and procfs.stat_fields(pid)[3] not in "ZX" and time.time() < deadline:
+        time.sleep(0.02)
+    return pid
+
+
+def assert_replaced(test, worker, name, image, old):
+    """After 5 s and a request, the worker has started a new zygote `name`
+    (not pid `old`) and logged that it restarted it."""
+    time.sleep(5.2)  # a broken zygote is replaced after 5 s, on the next request
+    svc.run("pass")
+    deadline = time.time() + 60
+    while zygotes(worker).get(name, old) == old and time.time() < deadline:
+        time.sleep(0.2)
+    test.assertIn(name, zygotes(worker))
+    test.assertNotEqual(zygotes(worker)[name], old)
+    message = f"restarting the warm {image} zygote"
+    test.assertIn(message, svc.logs_matching(message))
+
+
 class Images(unittest.TestCase):
     def test_a_worker_has_a_lean_and_a_full_zygote(self):
         self.assertEqual(sorted(AT_START), ["pyexec-zyg-lean", "pyexec-zygote"])
@@ -262,22 +287,12 @@ class Images(unittest.TestCase):
 
     def test_without_its_lean_zygote_a_lean_program_forks_the_full_one(self):
         worker = svc.worker_pids()[0]
-        lean = zygotes(worker)["pyexec-zyg-lean"]
-        os.kill(lean, signal.SIGKILL)
-        deadline = time.time() + 10
-        while procfs.stat_fields(lean) and procfs.stat_fields(lean)[3] not in "ZX" and time.time() < deadline:
-            time.sleep(0.02)
+        lean = kill_zygote(worker, "pyexec-zyg-lean")
         seen = set()
         for i in range(4):  # the prepared lean sandbox's program outlived its zygote; then the full one serves
             status, r = svc.run(f"print({i})")
             self.assertEqual((status, r["stdout"]), (200, f"{i}\n"), r)
-        time.sleep(5.2)  # a broken zygote is replaced after 5 s, on the next request
-        svc.run("pass")
-        deadline = time.time() + 30
-        while "pyexec-zyg-lean" not in zygotes(worker) and time.time() < deadline:
-            time.sleep(0.2)
-        self.assertIn("pyexec-zyg-lean", zygotes(worker))
-        self.assertIn("restarting the warm lean zygote", svc.logs_matching("restarting the warm lean zygote"))
+        assert_replaced(self, worker, "pyexec-zyg-lean", "lean", lean)
         deadline = time.time() + 30
         while time.time() < deadline:
             r, how = served("print('back')")
@@ -291,25 +306,14 @@ class Images(unittest.TestCase):
     def test_without_its_pytest_zygote_a_pytest_exercise_forks_the_full_one(self):
         pytest_image_ready()
         worker = svc.worker_pids()[0]
-        pyt = zygotes(worker)["pyexec-zyg-pyt"]
-        os.kill(pyt, signal.SIGKILL)
-        deadline = time.time() + 10
-        while procfs.stat_fields(pyt) and procfs.stat_fields(pyt)[3] not in "ZX" and time.time() < deadline:
-            time.sleep(0.02)
+        pyt = kill_zygote(worker, "pyexec-zyg-pyt")
         seen = set()
         for _ in range(3):  # the prepared pytest sandbox's program outlived its zygote; then the full one serves
             r, how = served(ADD, **EXERCISE)
             self.assertEqual([t["outcome"] for t in r["testResults"]], ["passed"], r)
             seen.add(how)
         self.assertTrue(seen & {"warm full with pytest's pages, prepared", "warm full, prepared"}, seen)
-        time.sleep(5.2)  # a broken zygote is replaced after 5 s, on the next request
-        svc.run("pass")
-        deadline = time.time() + 60
-        while "pyexec-zyg-pyt" not in zygotes(worker) and time.time() < deadline:
-            time.sleep(0.2)
-        self.assertIn("pyexec-zyg-pyt", zygotes(worker))
-        self.assertNotEqual(zygotes(worker)["pyexec-zyg-pyt"], pyt)
-        self.assertIn("restarting the warm pytest zygote", svc.logs_matching("restarting the warm pytest zygote"))
+        assert_replaced(self, worker, "pyexec-zyg-pyt", "pytest", pyt)
         pytest_image_ready()
 
 
